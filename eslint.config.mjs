@@ -1,0 +1,59 @@
+// Lint rules for the whole workspace. Type-aware typescript-eslint rules run on every project;
+// Nx module-boundary tags keep the architecture's dependency direction (docs/architecture.md).
+import nx from '@nx/eslint-plugin'
+import tseslint from 'typescript-eslint'
+
+const NODE_BUILTINS = ['node:*', 'fs', 'fs/*', 'net', 'http', 'http2', 'child_process', 'worker_threads', 'os', 'path']
+
+export default tseslint.config(
+  { ignores: ['**/dist/**', '**/node_modules/**', '**/generated/**', '.nx/**', '**/*.mjs', '**/*.cjs', '**/vitest.config.ts', 'vitest.shared.ts'] },
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    plugins: { '@nx': nx },
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          allow: [],
+          depConstraints: [
+            { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
+            // Dissectors, KFL, packet decoding and reassembly run anywhere (worker, hub, tests):
+            // they may not reach Node I/O, so they only depend on each other.
+            { sourceTag: 'platform:pure', onlyDependOnLibsWithTags: ['platform:pure'] },
+            // The hub never loads capture code; agents never load hub code.
+            { sourceTag: 'scope:hub', notDependOnLibsWithTags: ['scope:agent'] },
+            { sourceTag: 'scope:agent', notDependOnLibsWithTags: ['scope:hub'] },
+          ],
+        },
+      ],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-floating-promises': 'error',
+      // `cap` is imported in exactly one file (the live capture source); see docs/architecture.md.
+      'no-restricted-imports': ['error', { paths: [{ name: 'cap', message: 'Only apps/node-agent/src/capture/live-capture.ts may load cap.' }] }],
+    },
+  },
+  {
+    files: ['apps/node-agent/src/capture/live-capture.ts'],
+    rules: { 'no-restricted-imports': 'off' },
+  },
+  {
+    files: ['libs/{packet,reassembly,dissectors,kfl,wire}/src/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: NODE_BUILTINS, message: 'Pure libs must not use Node I/O.' }], paths: ['cap'] }],
+    },
+  },
+  {
+    files: ['**/*.test.ts'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+    },
+  }
+)

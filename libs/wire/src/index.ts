@@ -1,0 +1,46 @@
+/**
+ * @module @tapwire/wire
+ * The protobuf schema and NATS contract between agents and the hub.
+ */
+export {
+  pb,
+  WireDecodeError,
+  encodeEntryBatch,
+  decodeEntryBatch,
+  encodeAgentStatus,
+  decodeAgentStatus,
+  encodeDetailsRequest,
+  decodeDetailsRequest,
+  encodeDetailsResponse,
+  decodeDetailsResponse,
+  encodePcapSliceRequest,
+  decodePcapSliceRequest,
+  encodePcapChunk,
+  decodePcapChunk,
+} from './codec.js'
+export type {
+  Entry,
+  Endpoint,
+  Header,
+  Attr,
+  EntryBatch,
+  AgentStatus,
+  CaptureStats,
+  DetailsRequest,
+  DetailsResponse,
+  L4Stats,
+  PcapSliceRequest,
+  PcapChunk,
+} from './codec.js'
+export {
+  ENTRY_STREAM,
+  ENTRY_SUBJECT_PREFIX,
+  CONTROL_BUCKET,
+  InvalidNodeNameError,
+  toNodeToken,
+  subjects,
+  controlKeys,
+} from './subjects.js'
+export type { AgentVerb } from './subjects.js'
+export { formatEntryId, parseEntryId } from './entry-id.js'
+export type { EntryIdParts } from './entry-id.js'

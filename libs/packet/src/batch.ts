@@ -1,0 +1,135 @@
+/**
+ * Packet batches: many captured packets packed into one ArrayBuffer, so the capture thread can hand
+ * them to the ring writer and the dissector worker as one transferable object instead of one message
+ * per packet.
+ *
+ * Layout (little-endian):
+ *   batch header, 16 bytes: magic u32 'TWB1' | link type u32 | packet count u32 | reserved u32
+ *   per packet, 20-byte record header then the bytes, padded to 4:
+ *     ts seconds u32 | ts nanoseconds u32 | captured length u32 | original length u32 |
+ *     interface index u16 | flags u16
+ */
+
+export const BATCH_MAGIC = 0x31425754 // 'TWB1'
+export const BATCH_HEADER_SIZE = 16
+export const RECORD_HEADER_SIZE = 20
+
+/** One packet as handed to decoders: `data` is a view into the batch, never a copy. */
+export interface PacketView {
+  tsSec: number
+  tsNsec: number
+  capLen: number
+  origLen: number
+  ifIndex: number
+  data: Uint8Array
+}
+
+export class BatchFormatError extends Error {
+  readonly code = 'BATCH_FORMAT'
+  constructor(message: string) {
+    super(message)
+    this.name = 'BatchFormatError'
+  }
+}
+
+/** Appends packets into a growing buffer; `finish()` hands out the batch and starts a new one. */
+export class BatchBuilder {
+  #buf: ArrayBuffer
+  #view: DataView
+  #bytes: Uint8Array
+  #offset = BATCH_HEADER_SIZE
+  #count = 0
+  readonly linkType: number
+
+  constructor(linkType: number, initialSize = 256 * 1024) {
+    this.linkType = linkType
+    this.#buf = new ArrayBuffer(initialSize)
+    this.#view = new DataView(this.#buf)
+    this.#bytes = new Uint8Array(this.#buf)
+  }
+
+  get count(): number {
+    return this.#count
+  }
+
+  get byteLength(): number {
+    return this.#offset
+  }
+
+  append(tsSec: number, tsNsec: number, data: Uint8Array, origLen = data.length, ifIndex = 0): void {
+    const need = this.#offset + RECORD_HEADER_SIZE + data.length + 3
+    if (need > this.#buf.byteLength) this.#grow(need)
+    const v = this.#view
+    const o = this.#offset
+    v.setUint32(o, tsSec >>> 0, true)
+    v.setUint32(o + 4, tsNsec >>> 0, true)
+    v.setUint32(o + 8, data.length, true)
+    v.setUint32(o + 12, origLen, true)
+    v.setUint16(o + 16, ifIndex, true)
+    v.setUint16(o + 18, 0, true)
+    this.#bytes.set(data, o + RECORD_HEADER_SIZE)
+    this.#offset = o + RECORD_HEADER_SIZE + ((data.length + 3) & ~3)
+    this.#count++
+  }
+
+  /** Returns the finished batch (trimmed) and resets the builder. */
+  finish(): ArrayBuffer {
+    const v = this.#view
+    v.setUint32(0, BATCH_MAGIC, true)
+    v.setUint32(4, this.linkType, true)
+    v.setUint32(8, this.#count, true)
+    v.setUint32(12, 0, true)
+    const out = this.#buf.slice(0, this.#offset)
+    this.#offset = BATCH_HEADER_SIZE
+    this.#count = 0
+    return out
+  }
+
+  #grow(need: number): void {
+    let size = this.#buf.byteLength * 2
+    while (size < need) size *= 2
+    const next = new ArrayBuffer(size)
+    new Uint8Array(next).set(this.#bytes.subarray(0, this.#offset))
+    this.#buf = next
+    this.#view = new DataView(next)
+    this.#bytes = new Uint8Array(next)
+  }
+}
+
+export interface BatchInfo {
+  linkType: number
+  count: number
+}
+
+export function readBatchInfo(batch: ArrayBuffer): BatchInfo {
+  if (batch.byteLength < BATCH_HEADER_SIZE) throw new BatchFormatError('batch shorter than its header')
+  const v = new DataView(batch)
+  if (v.getUint32(0, true) !== BATCH_MAGIC) throw new BatchFormatError('not a packet batch (bad magic)')
+  return { linkType: v.getUint32(4, true), count: v.getUint32(8, true) }
+}
+
+/**
+ * Calls `fn` for every packet. The same PacketView object is reused for each call (no allocation
+ * per packet): copy what you keep.
+ */
+export function forEachPacket(batch: ArrayBuffer, fn: (p: PacketView) => void): number {
+  const { count } = readBatchInfo(batch)
+  const v = new DataView(batch)
+  const bytes = new Uint8Array(batch)
+  const p: PacketView = { tsSec: 0, tsNsec: 0, capLen: 0, origLen: 0, ifIndex: 0, data: bytes.subarray(0, 0) }
+  let o = BATCH_HEADER_SIZE
+  for (let i = 0; i < count; i++) {
+    if (o + RECORD_HEADER_SIZE > batch.byteLength) throw new BatchFormatError(`record ${i} past the end`)
+    p.tsSec = v.getUint32(o, true)
+    p.tsNsec = v.getUint32(o + 4, true)
+    p.capLen = v.getUint32(o + 8, true)
+    p.origLen = v.getUint32(o + 12, true)
+    p.ifIndex = v.getUint16(o + 16, true)
+    const start = o + RECORD_HEADER_SIZE
+    if (start + p.capLen > batch.byteLength) throw new BatchFormatError(`record ${i} data past the end`)
+    p.data = bytes.subarray(start, start + p.capLen)
+    fn(p)
+    o = start + ((p.capLen + 3) & ~3)
+  }
+  return count
+}

@@ -1,1 +1,7 @@
-export {}
+/**
+ * @module @tapwire/testing
+ * The test harness: real servers started on loopback, processes stopped by their own PID.
+ */
+export { TestProcess, freePort, requireTool, sleep, until } from './processes.js'
+export { startNatsServer } from './nats-server.js'
+export type { NatsServerHandle } from './nats-server.js'

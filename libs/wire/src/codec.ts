@@ -1,5 +1,5 @@
 import protobuf from 'protobufjs/minimal.js'
-import { tapwire } from './generated/tapwire.js'
+import { tapwire } from '../generated/tapwire.js'
 
 // 64-bit fields decode to plain numbers: ids and counters stay far below 2^53, and Long objects
 // would leak into every consumer (JSON, KFL, comparisons).

@@ -1,0 +1,67 @@
+import { timingSafeEqual } from 'node:crypto'
+import { Hono } from 'hono'
+import { ApiError, ErrorCode } from './errors.js'
+import type { CallsDeps } from './routes/calls.js'
+import { mountCalls } from './routes/calls.js'
+import { discoveryDocument } from './routes/discovery.js'
+import { ROUTES } from './routes/route-defs.js'
+
+export const HUB_VERSION = '0.1.0'
+
+export interface AppDeps extends CallsDeps {
+  /** When set, every route but /healthz and /readyz needs `Authorization: Bearer <token>`. */
+  authToken?: string | undefined
+  ready: () => boolean
+  metrics: () => string
+  log?: (msg: string) => void
+}
+
+const OPEN_PATHS = new Set(['/healthz', '/readyz'])
+
+function tokenMatches(given: string, expected: string): boolean {
+  const a = Buffer.from(given)
+  const b = Buffer.from(expected)
+  // Compare in constant time; lengths leak only that they differ.
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+/** The hub's HTTP surface (the spec's REST endpoints), testable in-process with app.request(). */
+export function createApp(deps: AppDeps): Hono {
+  const app = new Hono()
+
+  app.onError((err, c) => {
+    if (err instanceof ApiError) return c.json(err.toJSON(), err.status)
+    deps.log?.(`internal error on ${c.req.method} ${c.req.path}: ${err.stack ?? err.message}`)
+    return c.json(new ApiError(500, ErrorCode.INTERNAL, 'internal error').toJSON(), 500)
+  })
+  app.notFound((c) => {
+    const known = ROUTES.some((r) => r.path === c.req.path)
+    const err = known
+      ? new ApiError(405, ErrorCode.METHOD_NOT_ALLOWED, `${c.req.method} is not allowed on ${c.req.path}`)
+      : new ApiError(404, ErrorCode.NOT_FOUND, `no route for ${c.req.method} ${c.req.path}; GET /mcp lists the endpoints`)
+    return c.json(err.toJSON(), err.status)
+  })
+
+  if (deps.authToken) {
+    const token = deps.authToken
+    app.use('*', async (c, next) => {
+      if (OPEN_PATHS.has(c.req.path)) return next()
+      const header = c.req.header('authorization') ?? ''
+      const m = /^Bearer (.+)$/.exec(header)
+      if (!m || !tokenMatches(m[1]!, token)) {
+        c.header('WWW-Authenticate', 'Bearer realm="tapwire"')
+        throw new ApiError(401, ErrorCode.UNAUTHORIZED, 'missing or invalid bearer token')
+      }
+      return next()
+    })
+  }
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }))
+  app.get('/readyz', (c) =>
+    deps.ready() ? c.json({ status: 'ready' }) : c.json(new ApiError(503, ErrorCode.NOT_READY, 'replaying the entry stream').toJSON(), 503)
+  )
+  app.get('/metrics', (c) => c.text(deps.metrics(), 200, { 'content-type': 'text/plain; version=0.0.4' }))
+  app.get('/mcp', (c) => c.json(discoveryDocument(ROUTES, HUB_VERSION)))
+  mountCalls(app, deps)
+  return app
+}

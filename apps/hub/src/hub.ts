@@ -1,0 +1,76 @@
+import { serve } from '@hono/node-server'
+import type { ServerType } from '@hono/node-server'
+import { connect } from 'nats'
+import type { NatsConnection } from 'nats'
+import { renderMetrics } from '@tapwire/wire'
+import { createApp } from './app.js'
+import type { CallFilter } from './routes/calls.js'
+import type { HubConfig } from './config.js'
+import { EntryIngest } from './ingest/entry-ingest.js'
+import { NodeRegistry } from './nodes/node-registry.js'
+import { EntryStore } from './store/entry-store.js'
+
+export type Log = (msg: string) => void
+
+/** The hub process: NATS ingest into the store, and the HTTP server over both. */
+export class Hub {
+  readonly config: HubConfig
+  readonly store: EntryStore
+  readonly registry = new NodeRegistry()
+  readonly #log: Log
+  readonly #compileFilter: (kfl: string) => CallFilter | undefined
+  #nc: NatsConnection | undefined
+  #ingest: EntryIngest | undefined
+  #server: ServerType | undefined
+
+  constructor(config: HubConfig, log: Log, compileFilter: (kfl: string) => CallFilter | undefined) {
+    this.config = config
+    this.#log = log
+    this.#compileFilter = compileFilter
+    this.store = new EntryStore({ maxEntries: config.retentionEntries })
+  }
+
+  async start(): Promise<{ port: number }> {
+    const app = createApp({
+      store: this.store,
+      compileFilter: this.#compileFilter,
+      authToken: this.config.authToken,
+      ready: () => this.#ingest?.caughtUp === true && this.#nc !== undefined && !this.#nc.isClosed(),
+      metrics: () => this.#metrics(),
+      log: this.#log,
+    })
+    // Serve /healthz at once; /readyz turns ready when the stream replay has caught up.
+    const port = await new Promise<number>((resolve, reject) => {
+      this.#server = serve({ fetch: app.fetch, port: this.config.port, hostname: this.config.host }, (info) => resolve(info.port))
+      this.#server.once('error', reject)
+    })
+    this.#nc = await connect({
+      servers: this.config.natsUrl,
+      name: 'tapwire-hub',
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 1000,
+      waitOnFirstConnect: true,
+    })
+    this.#ingest = new EntryIngest(this.#nc, this.store, this.registry, this.#log)
+    await this.#ingest.start()
+    return { port }
+  }
+
+  async stop(): Promise<void> {
+    this.#ingest?.stop()
+    await new Promise<void>((r) => (this.#server ? this.#server.close(() => r()) : r()))
+    if (this.#nc && !this.#nc.isClosed()) await this.#nc.close()
+  }
+
+  #metrics(): string {
+    const i = this.#ingest?.stats
+    return renderMetrics('tapwire_hub', {
+      entries_ingested_total: ['Entries read from the entry stream', i?.entries ?? 0],
+      batches_ingested_total: ['Entry batches read from the entry stream', i?.batches ?? 0],
+      bad_messages_total: ['Undecodable messages skipped', i?.badMessages ?? 0],
+      store_entries: ['Entries held in the store', this.store.size],
+      store_evicted_total: ['Entries evicted from the store by its retention bound', this.store.evicted],
+      nodes_known: ['Nodes that sent a heartbeat', this.registry.all().length],
+    })
+  }
+}

@@ -1,0 +1,64 @@
+import type { Hono } from 'hono'
+import type { Entry } from '@tapwire/wire'
+import { ApiError, ErrorCode } from '../errors.js'
+import type { CallFormat } from '../format/call-format.js'
+import { formatCall } from '../format/call-format.js'
+import type { EntryStore } from '../store/entry-store.js'
+import { validateQuery } from './params.js'
+import { CALLS_PARAMS } from './route-defs.js'
+
+export interface CallFilter {
+  predicate: (e: Entry) => boolean
+  protocols?: ReadonlySet<string> | undefined
+}
+
+export interface CallsDeps {
+  store: EntryStore
+  /** Compiles a KFL filter; throws ApiError(400, INVALID_KFL) on a bad one. */
+  compileFilter: (kfl: string) => CallFilter | undefined
+}
+
+const groupKey = (e: Entry, by: 'node' | 'ns' | 'worker'): string =>
+  by === 'node' ? (e.node ?? '') : by === 'worker' ? (e.worker ?? '') : e.dst?.ns || e.src?.ns || ''
+
+/** GET /mcp/calls (tool list_api_calls). */
+export function mountCalls(app: Hono, deps: CallsDeps): void {
+  app.get('/mcp/calls', (c) => {
+    const q = validateQuery(CALLS_PARAMS, c.req.queries())
+    const limit = q.limit ?? 100
+    const format = (q.format ?? 'compact') as CallFormat
+    if (q.start !== undefined && q.end !== undefined && q.start > q.end) {
+      throw new ApiError(400, ErrorCode.INVALID_TIME_RANGE, `start (${q.start}) is after end (${q.end})`, {
+        start: q.start,
+        end: q.end,
+      })
+    }
+    if (q.db !== undefined) {
+      throw new ApiError(404, ErrorCode.DATABASE_NOT_FOUND, `no dissection database '${q.db}'`, { db: q.db })
+    }
+    const filter = q.kfl !== undefined && q.kfl.trim() !== '' ? deps.compileFilter(q.kfl) : undefined
+    const base = { start: q.start, end: q.end, predicate: filter?.predicate, protocols: filter?.protocols }
+    if (q.group_by === undefined) {
+      const { items, total } = deps.store.query({ ...base, limit })
+      return c.json({ calls: items.map((e) => formatCall(e, format)), total, truncated: total > items.length })
+    }
+    // Grouped: every match is counted per group; each group lists its newest `limit` calls.
+    const by = q.group_by
+    const groups = new Map<string, Entry[]>()
+    const { items, total } = deps.store.query({ ...base, limit: Number.MAX_SAFE_INTEGER })
+    for (const e of items) {
+      const key = groupKey(e, by)
+      let list = groups.get(key)
+      if (!list) groups.set(key, (list = []))
+      list.push(e)
+    }
+    let truncated = false
+    const out = [...groups.entries()]
+      .sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]))
+      .map(([key, list]) => {
+        if (list.length > limit) truncated = true
+        return { key, total: list.length, calls: list.slice(0, limit).map((e) => formatCall(e, format)) }
+      })
+    return c.json({ group_by: by, groups: out, total, truncated })
+  })
+}

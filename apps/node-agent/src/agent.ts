@@ -1,0 +1,202 @@
+import type { Server } from 'node:http'
+import { connect } from 'nats'
+import type { NatsConnection } from 'nats'
+import type { AnalyzerStats } from '@tapwire/dissectors'
+import type { AgentStatus } from '@tapwire/wire'
+import { encodeAgentStatus, ensureEntryStream, renderMetrics, subjects } from '@tapwire/wire'
+import type { CaptureSource } from './capture/capture-source.js'
+import { FileReplay } from './capture/file-replay.js'
+import { LiveCapture } from './capture/live-capture.js'
+import type { AgentConfig } from './config.js'
+import { startHealthServer } from './http/health-server.js'
+import { EntryPublisher } from './publish/entry-publisher.js'
+import { WorkerClient } from './worker/worker-client.js'
+
+export const AGENT_VERSION = '0.1.0'
+const HEARTBEAT_MS = 2000
+
+export type Log = (msg: string) => void
+
+/**
+ * One node agent: a capture source on the main thread, the dissector worker, the entry publisher
+ * and the heartbeat. `runToCompletion` replays a file and returns; `start` captures until `stop`.
+ */
+export class Agent {
+  readonly config: AgentConfig
+  readonly #log: Log
+  #nc: NatsConnection | undefined
+  #worker: WorkerClient | undefined
+  #publisher: EntryPublisher | undefined
+  #source: CaptureSource | undefined
+  #health: Server | undefined
+  #heartbeat: NodeJS.Timeout | undefined
+  #tick: NodeJS.Timeout | undefined
+  readonly #startedAt = Date.now()
+  #captureRunning = false
+  #captureDone = false
+  #fatal: Error | undefined
+
+  constructor(config: AgentConfig, log: Log) {
+    this.config = config
+    this.#log = log
+  }
+
+  async #connect(): Promise<NatsConnection> {
+    const nc = await connect({
+      servers: this.config.natsUrl,
+      name: `tapwire-agent-${this.config.node}`,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 1000,
+      waitOnFirstConnect: true,
+    })
+    await ensureEntryStream(await nc.jetstreamManager())
+    return nc
+  }
+
+  async #setUp(): Promise<void> {
+    const cfg = this.config
+    this.#nc = await this.#connect()
+    this.#publisher = new EntryPublisher(this.#nc.jetstream(), { subject: subjects.entries(cfg.node) })
+    const publisher = this.#publisher
+    this.#worker = new WorkerClient({
+      init: {
+        node: cfg.node,
+        worker: cfg.worker,
+        dataDir: cfg.dataDir,
+        dissectionEnabled: true,
+        previewBytes: cfg.previewBytes,
+        bootId: this.#startedAt.toString(36),
+      },
+      onEntries: (msg) => publisher.enqueue(msg),
+      onError: (message) => this.#log(`worker: ${message}`),
+    })
+    if (cfg.port > 0) {
+      this.#health = await startHealthServer(cfg.port, cfg.host, {
+        ready: () => this.#nc !== undefined && !this.#nc.isClosed() && (this.#captureRunning || this.#captureDone),
+        metrics: () => this.#metrics(),
+      })
+    }
+    this.#heartbeat = setInterval(() => this.#publishStatus(), HEARTBEAT_MS)
+    this.#tick = setInterval(() => this.#worker?.send({ type: 'tick', nowMs: Date.now() }), 1000)
+  }
+
+  /** Live capture until stop() is called. */
+  async start(): Promise<void> {
+    await this.#setUp()
+    const cfg = this.config
+    const source = new LiveCapture({ interface: cfg.interface, ...(cfg.bpf ? { bpf: cfg.bpf } : {}) })
+    this.#source = source
+    const worker = this.#worker!
+    const done = source.run((batch, packets) => worker.offer(batch, packets))
+    this.#captureRunning = true
+    this.#log(`capturing on ${cfg.interface} (${source.linkTypeName}), node ${cfg.node}, NATS ${cfg.natsUrl}`)
+    this.#publishStatus()
+    void done.then(() => {
+      this.#captureRunning = false
+    })
+  }
+
+  /** Replays `--read FILE`: publishes every entry, waits for the acks, and returns the stats. */
+  async runToCompletion(path: string): Promise<AnalyzerStats> {
+    const source = new FileReplay(path)
+    this.#source = source
+    // Open the file before touching NATS, so a bad file fails fast with a clear message.
+    await import('@tapwire/pcap').then(async ({ openCapture }) => (await openCapture(path)).close())
+    await this.#setUp()
+    const worker = this.#worker!
+    this.#captureRunning = true
+    await source.run((batch) => worker.submit(batch))
+    const stats = await worker.finish()
+    this.#captureRunning = false
+    this.#captureDone = true
+    const drained = await this.#publisher!.drain(60_000)
+    if (!drained) throw new Error('timed out waiting for NATS to acknowledge the entries')
+    this.#publishStatus()
+    if (source.truncated) this.#log(`warning: ${path} ends with a truncated record (ignored)`)
+    this.#log(
+      `replayed ${source.stats.packets} packets from ${path}: ${stats.entries} entries published` +
+        ` (${stats.flows.tcpGaps} gaps, ${stats.engine.dissectorErrors} dissector errors)`
+    )
+    return stats
+  }
+
+  get fatal(): Error | undefined {
+    return this.#fatal
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#heartbeat)
+    clearInterval(this.#tick)
+    this.#source?.stop()
+    this.#captureRunning = false
+    this.#worker?.send({ type: 'tick', nowMs: Date.now() })
+    await new Promise((r) => setTimeout(r, 100))
+    if (this.#publisher) await this.#publisher.drain(5000)
+    this.#publisher?.close()
+    await this.#worker?.terminate()
+    await new Promise<void>((r) => (this.#health ? this.#health.close(() => r()) : r()))
+    if (this.#nc && !this.#nc.isClosed()) await this.#nc.drain()
+  }
+
+  status(): AgentStatus {
+    const a = this.#worker?.stats
+    const p = this.#publisher?.stats
+    const src = this.#source
+    return {
+      node: this.config.node,
+      version: AGENT_VERSION,
+      ts: Date.now(),
+      startedAt: this.#startedAt,
+      interface: this.config.readFile ?? this.config.interface,
+      linkType: src?.linkTypeName ?? '',
+      dissectionEnabled: true,
+      rawCaptureEnabled: false,
+      sessionId: this.#startedAt.toString(36),
+      captureDone: this.#captureDone,
+      entriesOldestTs: this.#publisher?.oldestTs ?? 0,
+      entriesNewestTs: this.#publisher?.newestTs ?? 0,
+      stats: {
+        packetsSeen: src?.stats.packets ?? 0,
+        bytesSeen: src?.stats.bytes ?? 0,
+        batches: src?.stats.batches ?? 0,
+        queueDrops: this.#worker?.droppedPackets ?? 0,
+        entriesEmitted: a?.entries ?? 0,
+        entriesPublished: p?.entriesPublished ?? 0,
+        publishErrors: p?.publishErrors ?? 0,
+        entriesDropped: p?.entriesDropped ?? 0,
+        dissectErrors: a?.engine.dissectorErrors ?? 0,
+        tcpGaps: a?.flows.tcpGaps ?? 0,
+        flowsActive: a?.flows.connectionsActive ?? 0,
+        decodeErrors: a?.decodeErrors ?? 0,
+      },
+    }
+  }
+
+  #publishStatus(): void {
+    const nc = this.#nc
+    if (!nc || nc.isClosed()) return
+    try {
+      nc.publish(subjects.agentStatus(this.config.node), encodeAgentStatus(this.status()))
+    } catch (e) {
+      this.#log(`heartbeat: ${(e as Error).message}`)
+    }
+  }
+
+  #metrics(): string {
+    const s = this.status().stats!
+    return renderMetrics('tapwire_agent', {
+      packets_seen_total: ['Packets delivered by the capture source', s.packetsSeen ?? 0],
+      bytes_seen_total: ['Bytes delivered by the capture source', s.bytesSeen ?? 0],
+      batches_total: ['Packet batches handed to the dissector worker', s.batches ?? 0],
+      queue_drops_total: ['Packets dropped because the dissector worker was behind', s.queueDrops ?? 0],
+      entries_emitted_total: ['Entries produced by the dissectors', s.entriesEmitted ?? 0],
+      entries_published_total: ['Entries acknowledged by JetStream', s.entriesPublished ?? 0],
+      entries_dropped_total: ['Entries dropped because the outbound queue was full', s.entriesDropped ?? 0],
+      publish_errors_total: ['Failed JetStream publishes (retried)', s.publishErrors ?? 0],
+      dissect_errors_total: ['Dissector exceptions (connection abandoned)', s.dissectErrors ?? 0],
+      tcp_gaps_total: ['TCP sequence gaps (segments not captured)', s.tcpGaps ?? 0],
+      decode_errors_total: ['Malformed or truncated packets', s.decodeErrors ?? 0],
+      flows_active: ['Connections tracked now', s.flowsActive ?? 0],
+    })
+  }
+}

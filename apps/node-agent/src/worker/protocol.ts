@@ -1,0 +1,35 @@
+/** Messages between the agent's main thread and its dissector worker. */
+import type { AnalyzerStats } from '@tapwire/dissectors'
+
+export interface WorkerInit {
+  node: string
+  worker: string
+  dataDir: string
+  dissectionEnabled: boolean
+  previewBytes: number
+  /** Distinguishes this process's message ids from earlier runs' (JetStream de-duplication). */
+  bootId: string
+}
+
+export type ToWorker =
+  | { type: 'batch'; batch: ArrayBuffer }
+  | { type: 'dissection'; enabled: boolean }
+  | { type: 'tick'; nowMs: number }
+  | { type: 'finish' }
+
+export interface EntryBatchMessage {
+  type: 'entries'
+  /** Encoded tapwire.v1.EntryBatch. */
+  bytes: Uint8Array
+  count: number
+  msgId: string
+  oldestTs: number
+  newestTs: number
+}
+
+export type FromWorker =
+  | EntryBatchMessage
+  | { type: 'processed'; packets: number }
+  | { type: 'stats'; stats: AnalyzerStats }
+  | { type: 'finished'; stats: AnalyzerStats }
+  | { type: 'error'; message: string }

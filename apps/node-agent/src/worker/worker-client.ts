@@ -1,0 +1,97 @@
+import { Worker } from 'node:worker_threads'
+import type { AnalyzerStats } from '@tapwire/dissectors'
+import type { EntryBatchMessage, FromWorker, ToWorker, WorkerInit } from './protocol.js'
+
+export interface WorkerClientOptions {
+  init: WorkerInit
+  onEntries: (msg: EntryBatchMessage) => void
+  onError: (message: string) => void
+  /** Batches handed to the worker and not yet processed; beyond it live batches are dropped. */
+  maxInFlight?: number
+}
+
+/**
+ * The main thread's handle on the dissector worker: transfers batches (zero-copy), keeps the
+ * queue bounded, and counts what it had to drop so loss is visible.
+ */
+export class WorkerClient {
+  readonly #worker: Worker
+  readonly #opts: WorkerClientOptions
+  readonly #maxInFlight: number
+  #inFlight = 0
+  #waiters: (() => void)[] = []
+  #finished: ((s: AnalyzerStats) => void) | undefined
+  droppedBatches = 0
+  droppedPackets = 0
+  stats: AnalyzerStats | undefined
+
+  constructor(opts: WorkerClientOptions) {
+    this.#opts = opts
+    this.#maxInFlight = opts.maxInFlight ?? 64
+    this.#worker = new Worker(new URL('./dissector-worker.js', import.meta.url), { workerData: opts.init })
+    this.#worker.on('message', (msg: FromWorker) => this.#onMessage(msg))
+    this.#worker.on('error', (e) => opts.onError(`dissector worker failed: ${e.message}`))
+  }
+
+  /** Live capture: never waits; drops (and counts) the batch when the worker is behind. */
+  offer(batch: ArrayBuffer, packets: number): void {
+    if (this.#inFlight >= this.#maxInFlight) {
+      this.droppedBatches++
+      this.droppedPackets += packets
+      return
+    }
+    this.#post(batch)
+  }
+
+  /** File replay: waits for room, so nothing is dropped. */
+  async submit(batch: ArrayBuffer): Promise<void> {
+    while (this.#inFlight >= this.#maxInFlight) await new Promise<void>((r) => this.#waiters.push(r))
+    this.#post(batch)
+  }
+
+  send(msg: Exclude<ToWorker, { type: 'batch' }>): void {
+    this.#worker.postMessage(msg)
+  }
+
+  /** Closes every connection in the worker and resolves with its final stats. */
+  finish(): Promise<AnalyzerStats> {
+    return new Promise((resolve) => {
+      this.#finished = resolve
+      this.send({ type: 'finish' })
+    })
+  }
+
+  async terminate(): Promise<void> {
+    await this.#worker.terminate()
+  }
+
+  #post(batch: ArrayBuffer): void {
+    this.#inFlight++
+    const msg: ToWorker = { type: 'batch', batch }
+    this.#worker.postMessage(msg, [batch])
+  }
+
+  #onMessage(msg: FromWorker): void {
+    switch (msg.type) {
+      case 'entries':
+        this.#opts.onEntries(msg)
+        break
+      case 'processed': {
+        this.#inFlight--
+        const w = this.#waiters.shift()
+        w?.()
+        break
+      }
+      case 'stats':
+        this.stats = msg.stats
+        break
+      case 'finished':
+        this.stats = msg.stats
+        this.#finished?.(msg.stats)
+        break
+      case 'error':
+        this.#opts.onError(msg.message)
+        break
+    }
+  }
+}

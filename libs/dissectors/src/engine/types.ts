@@ -1,0 +1,93 @@
+import type { Attr, Header } from '@tapwire/wire'
+import type { Direction, Peer } from '@tapwire/reassembly'
+
+/** One request/response exchange (or a lone message with an error) as a dissector reports it. */
+export interface CallRecord {
+  /** Lower-case protocol id: http, grpc, ws, gql, redis, dns... */
+  proto: string
+  /** Packet time (Unix ms) of the first byte of the request. */
+  reqTs: number
+  /** Packet time of the first byte of the response; undefined without a response. */
+  respTs?: number | undefined
+  method?: string
+  path?: string
+  url?: string
+  status?: number
+  version?: string
+  reqHeaders?: Header[]
+  respHeaders?: Header[]
+  /** The first bytes of each body (bounded by `limits.maxBodyBytes`). */
+  reqBody?: Uint8Array
+  respBody?: Uint8Array
+  reqBodySize?: number
+  respBodySize?: number
+  reqHeaderSize?: number
+  respHeaderSize?: number
+  reqBodyTruncated?: boolean
+  respBodyTruncated?: boolean
+  error?: { type: CallErrorType; message: string }
+  attrs?: Attr[]
+  summary?: string
+  /** Sequence gaps that fell inside this call's bytes. */
+  gaps?: number
+}
+
+export type CallErrorType = 'timeout' | 'connection' | 'dissection' | 'pair-not-found'
+
+export interface DissectorLimits {
+  /** Bytes of each body kept for previews and drill-down. */
+  maxBodyBytes: number
+  /** A header block longer than this is malformed (and memory stays bounded). */
+  maxHeaderBytes: number
+  /** Requests waiting for a response longer than this become timeout entries. */
+  responseTimeoutMs: number
+  /** Requests waiting on one connection at once (pipelining); beyond it the oldest is dropped. */
+  maxPendingRequests: number
+}
+
+export const DEFAULT_DISSECTOR_LIMITS: DissectorLimits = {
+  maxBodyBytes: 64 * 1024,
+  maxHeaderBytes: 64 * 1024,
+  responseTimeoutMs: 30_000,
+  maxPendingRequests: 256,
+}
+
+export interface ConnectionInfo {
+  readonly id: number
+  readonly transport: 'tcp' | 'udp'
+  readonly client: Peer
+  readonly server: Peer
+}
+
+export interface SessionContext {
+  readonly conn: ConnectionInfo
+  readonly limits: DissectorLimits
+  emit(call: CallRecord): void
+}
+
+/** A dissector's state for one connection. Directions: 0 client → server, 1 server → client. */
+export interface DissectorSession {
+  onData(dir: Direction, data: Uint8Array, tsMs: number): void
+  onGap(dir: Direction, length: number, tsMs: number): void
+  /** Connection over: complete what can be completed, report the rest as errors. */
+  onClose(tsMs: number): void
+  /** Packet-time clock for timeouts. */
+  onTick?(nowMs: number): void
+}
+
+/**
+ * `match`: this protocol, roles as they are. `match-reversed`: this protocol, but the bytes came
+ * from the server side (client and server must be swapped). `more`: cannot tell yet.
+ */
+export type ProbeVerdict = 'match' | 'match-reversed' | 'no' | 'more'
+
+/** One protocol, the way Wireshark's dissector tables have one entry per protocol. */
+export interface Dissector {
+  readonly id: string
+  readonly transport: 'tcp' | 'udp'
+  /** Ports that make this dissector be tried first; detection by content still decides. */
+  readonly portHints: readonly number[]
+  /** Looks at the first bytes seen in `dir`; must not keep `data`. */
+  probe(data: Uint8Array, dir: Direction, conn: ConnectionInfo): ProbeVerdict
+  newSession(ctx: SessionContext): DissectorSession
+}

@@ -1,0 +1,236 @@
+import type { Direction } from '@tapwire/reassembly'
+import type { CallRecord, Dissector, DissectorSession, ProbeVerdict, SessionContext } from '../engine/types.js'
+import { BoundedBytes } from '../util/bytes.js'
+import type { BodyFraming, MessageHead } from './message-parser.js'
+import { framingFromHeaders, MessageParser } from './message-parser.js'
+
+interface Exchange {
+  head: MessageHead
+  reqTs: number
+  body: BoundedBytes
+  complete: boolean
+  gaps: number
+}
+
+interface ResponseInProgress {
+  head: MessageHead
+  respTs: number
+  body: BoundedBytes
+  exchange: Exchange | undefined
+  gaps: number
+}
+
+/** Paths without the query; absolute-form targets (proxies, RFC 9112 §3.2.2) lose scheme and host. */
+export function splitTarget(target: string): { path: string; url: string } {
+  let url = target
+  const abs = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/.exec(target)
+  if (abs) url = target.slice(abs[0].length) || '/'
+  const q = url.search(/[?#]/)
+  return { path: q < 0 ? url : url.slice(0, q), url }
+}
+
+/** One HTTP/1.x connection: parses both directions and pairs responses with requests in order. */
+class Http1Session implements DissectorSession {
+  readonly #ctx: SessionContext
+  readonly #req: MessageParser
+  readonly #resp: MessageParser
+  readonly #pending: Exchange[] = []
+  #reqCurrent: Exchange | undefined
+  #respCurrent: ResponseInProgress | undefined
+  /** After a 101 Switching Protocols the bytes are no longer HTTP/1. */
+  #upgraded = false
+
+  constructor(ctx: SessionContext) {
+    this.#ctx = ctx
+    const limits = ctx.limits
+    this.#req = new MessageParser('request', limits.maxHeaderBytes, {
+      onHead: (head, startTs) => {
+        const ex: Exchange = { head, reqTs: startTs, body: new BoundedBytes(limits.maxBodyBytes), complete: false, gaps: 0 }
+        this.#reqCurrent = ex
+        if (this.#pending.length >= limits.maxPendingRequests) {
+          this.#emit(this.#pending.shift()!, undefined, { type: 'pair-not-found', message: 'too many requests waiting for a response' })
+        }
+        this.#pending.push(ex)
+        // Requests never read until close: no length means no body (RFC 9112 §6.3, rule 6).
+        const framing = framingFromHeaders(head.headers, { kind: 'none' })
+        return framing === 'invalid' ? { kind: 'none' } : framing
+      },
+      onBody: (chunk) => this.#reqCurrent?.body.push(chunk),
+      onBodyGap: (n) => {
+        if (this.#reqCurrent) {
+          this.#reqCurrent.body.skip(n)
+          this.#reqCurrent.gaps++
+        }
+      },
+      onComplete: () => {
+        if (this.#reqCurrent) this.#reqCurrent.complete = true
+        this.#reqCurrent = undefined
+      },
+      onError: () => {
+        this.#reqCurrent = undefined
+      },
+    })
+    this.#resp = new MessageParser('response', limits.maxHeaderBytes, {
+      onHead: (head, startTs) => this.#onResponseHead(head, startTs),
+      onBody: (chunk) => this.#respCurrent?.body.push(chunk),
+      onBodyGap: (n) => {
+        if (this.#respCurrent) {
+          this.#respCurrent.body.skip(n)
+          this.#respCurrent.gaps++
+        }
+      },
+      onComplete: () => this.#onResponseComplete(),
+      onError: () => {
+        this.#respCurrent = undefined
+      },
+    })
+  }
+
+  onData(dir: Direction, data: Uint8Array, tsMs: number): void {
+    if (this.#upgraded) return
+    if (dir === 0) this.#req.push(data, tsMs)
+    else this.#resp.push(data, tsMs)
+  }
+
+  onGap(dir: Direction, length: number): void {
+    if (this.#upgraded) return
+    if (dir === 0) this.#req.gap(length)
+    else this.#resp.gap(length)
+  }
+
+  onClose(tsMs: number): void {
+    this.#req.close(tsMs)
+    this.#resp.close(tsMs)
+    for (const ex of this.#pending.splice(0)) {
+      this.#emit(ex, undefined, { type: 'connection', message: 'connection closed before a response' })
+    }
+  }
+
+  onTick(nowMs: number): void {
+    const timeout = this.#ctx.limits.responseTimeoutMs
+    while (this.#pending.length > 0) {
+      const ex = this.#pending[0]!
+      if (this.#respCurrent?.exchange === ex || nowMs - ex.reqTs < timeout) break
+      this.#pending.shift()
+      this.#emit(ex, undefined, { type: 'timeout', message: `no response within ${timeout} ms` })
+    }
+  }
+
+  #onResponseHead(head: MessageHead, respTs: number): BodyFraming {
+    const status = head.status
+    if (status >= 100 && status < 200 && status !== 101) {
+      // Interim responses (100 Continue, 103 Early Hints) precede the final one: not paired.
+      this.#respCurrent = undefined
+      return { kind: 'none' }
+    }
+    const exchange = this.#pending[0]
+    const limits = this.#ctx.limits
+    this.#respCurrent = { head, respTs, body: new BoundedBytes(limits.maxBodyBytes), exchange, gaps: 0 }
+    if (status === 101) return { kind: 'none' }
+    // RFC 9112 §6.3: responses to HEAD, and 204/304, never have a body.
+    if (exchange?.head.method === 'HEAD' || status === 204 || status === 304) return { kind: 'none' }
+    const framing = framingFromHeaders(head.headers, { kind: 'close' })
+    return framing === 'invalid' ? { kind: 'close' } : framing
+  }
+
+  #onResponseComplete(): void {
+    const resp = this.#respCurrent
+    this.#respCurrent = undefined
+    if (resp === undefined) return
+    if (resp.exchange !== undefined && this.#pending[0] === resp.exchange) this.#pending.shift()
+    if (resp.exchange === undefined) {
+      // Picked up mid-stream: a response whose request we never saw.
+      return
+    }
+    this.#emit(resp.exchange, resp)
+    if (resp.head.status === 101) this.#upgraded = true
+  }
+
+  #emit(ex: Exchange, resp: ResponseInProgress | undefined, error?: CallRecord['error']): void {
+    const { path, url } = splitTarget(ex.head.target)
+    const call: CallRecord = {
+      proto: 'http',
+      reqTs: ex.reqTs,
+      respTs: resp?.respTs,
+      method: ex.head.method,
+      path,
+      url,
+      version: ex.head.version,
+      reqHeaders: ex.head.headers,
+      reqHeaderSize: ex.head.headerBytes,
+      reqBody: ex.body.bytes(),
+      reqBodySize: ex.body.total,
+      reqBodyTruncated: ex.body.truncated,
+      summary: path,
+      gaps: ex.gaps + (resp?.gaps ?? 0),
+    }
+    if (resp) {
+      call.status = resp.head.status
+      call.respHeaders = resp.head.headers
+      call.respHeaderSize = resp.head.headerBytes
+      call.respBody = resp.body.bytes()
+      call.respBodySize = resp.body.total
+      call.respBodyTruncated = resp.body.truncated
+    }
+    if (error) call.error = error
+    this.#ctx.emit(call)
+  }
+}
+
+const METHOD_CHARS = /^[A-Z][A-Z_-]{0,19}$/
+const HTTP_PREFIX = [0x48, 0x54, 0x54, 0x50, 0x2f, 0x31, 0x2e] // "HTTP/1."
+
+function startsWithHttpVersion(d: Uint8Array): ProbeVerdict | undefined {
+  const n = Math.min(d.length, HTTP_PREFIX.length)
+  for (let i = 0; i < n; i++) if (d[i] !== HTTP_PREFIX[i]) return undefined
+  return d.length < HTTP_PREFIX.length ? 'more' : 'match'
+}
+
+/** Looks for `METHOD SP target SP HTTP/1.x` on the first line (any method token). */
+function looksLikeRequest(d: Uint8Array): ProbeVerdict {
+  const limit = Math.min(d.length, 8192)
+  let sp = -1
+  for (let i = 0; i < Math.min(limit, 21); i++) {
+    if (d[i] === 0x20) {
+      sp = i
+      break
+    }
+  }
+  if (sp < 0) {
+    for (let i = 0; i < Math.min(limit, 20); i++) {
+      const c = d[i]!
+      if (!((c >= 0x41 && c <= 0x5a) || c === 0x2d || c === 0x5f)) return 'no'
+    }
+    return d.length < 21 ? 'more' : 'no'
+  }
+  let method = ''
+  for (let i = 0; i < sp; i++) method += String.fromCharCode(d[i]!)
+  if (!METHOD_CHARS.test(method)) return 'no'
+  let lf = -1
+  for (let i = sp + 1; i < limit; i++) {
+    if (d[i] === 0x0a) {
+      lf = i
+      break
+    }
+  }
+  if (lf < 0) return d.length < 8192 ? 'more' : 'no'
+  let line = ''
+  for (let i = sp + 1; i < lf; i++) line += String.fromCharCode(d[i]!)
+  return / HTTP\/1\.[01]\r?$/.test(line) ? 'match' : 'no'
+}
+
+/** HTTP/1.0 and 1.1 (RFC 9112) on any port. */
+export const http1Dissector: Dissector = {
+  id: 'http1',
+  transport: 'tcp',
+  portHints: [80, 8080, 8000, 3000, 5000, 8888],
+  probe(data, dir) {
+    const resp = startsWithHttpVersion(data)
+    if (resp === 'more') return 'more'
+    if (resp === 'match') return dir === 1 ? 'match' : 'match-reversed'
+    const req = looksLikeRequest(data)
+    if (req === 'match') return dir === 0 ? 'match' : 'match-reversed'
+    return req
+  },
+  newSession: (ctx) => new Http1Session(ctx),
+}

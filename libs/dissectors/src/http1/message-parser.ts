@@ -1,0 +1,342 @@
+import type { Header } from '@tapwire/wire'
+import { findHeadEnd, indexOfLf, latin1 } from '../util/bytes.js'
+
+/** A parsed start line and header block (RFC 9112 §2-5). */
+export interface MessageHead {
+  method: string
+  target: string
+  status: number
+  reason: string
+  version: string
+  headers: Header[]
+  /** Bytes of the start line and header block, terminator included. */
+  headerBytes: number
+}
+
+/** How the body of a message is delimited (RFC 9112 §6.3). */
+export type BodyFraming = { kind: 'none' } | { kind: 'length'; length: number } | { kind: 'chunked' } | { kind: 'close' }
+
+export interface MessageHandler {
+  /** A head was parsed; the handler decides the body framing (a response depends on its request). */
+  onHead(head: MessageHead, startTs: number): BodyFraming
+  onBody(chunk: Uint8Array): void
+  /** Bytes of the body lost to a capture gap. */
+  onBodyGap(length: number): void
+  onComplete(endTs: number): void
+  /** Malformed bytes; the parser resynchronises on the next start line. */
+  onError(message: string): void
+}
+
+type State = 'head' | 'body-length' | 'chunk-size' | 'chunk-data' | 'chunk-crlf' | 'trailers' | 'body-close' | 'resync' | 'closed'
+
+const REQUEST_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}) (\S{1,65536}) (HTTP\/\d\.\d)$/
+const STATUS_LINE = /^(HTTP\/\d\.\d) (\d{3})(?: (.*))?$/
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+const MAX_CHUNK_LINE = 1024
+
+/**
+ * Streaming parser for one direction of an HTTP/1.x connection. It accepts bytes in arbitrary
+ * pieces (one byte per segment works), handles keep-alive and pipelined messages, and never holds
+ * more than one header block (bounded) in memory: bodies are handed on as they arrive.
+ */
+export class MessageParser {
+  #state: State = 'head'
+  #head: Uint8Array = new Uint8Array(0)
+  #headLen = 0
+  #scanFrom = 0
+  #remaining = 0
+  #line = ''
+  #startTs = 0
+  readonly #kind: 'request' | 'response'
+  readonly #maxHeaderBytes: number
+  readonly #h: MessageHandler
+
+  constructor(kind: 'request' | 'response', maxHeaderBytes: number, handler: MessageHandler) {
+    this.#kind = kind
+    this.#maxHeaderBytes = maxHeaderBytes
+    this.#h = handler
+  }
+
+  get state(): State {
+    return this.#state
+  }
+
+  /** True between messages (nothing partial buffered). */
+  get idle(): boolean {
+    return this.#state === 'head' && this.#headLen === 0
+  }
+
+  push(data: Uint8Array, tsMs: number): void {
+    let o = 0
+    while (o < data.length && this.#state !== 'closed') {
+      switch (this.#state) {
+        case 'head':
+          o = this.#pushHead(data, o, tsMs)
+          break
+        case 'body-length': {
+          const n = Math.min(this.#remaining, data.length - o)
+          this.#h.onBody(data.subarray(o, o + n))
+          o += n
+          this.#remaining -= n
+          if (this.#remaining === 0) this.#complete(tsMs)
+          break
+        }
+        case 'body-close':
+          this.#h.onBody(data.subarray(o))
+          o = data.length
+          break
+        case 'chunk-size':
+        case 'trailers':
+          o = this.#pushLine(data, o, tsMs)
+          break
+        case 'chunk-data': {
+          const n = Math.min(this.#remaining, data.length - o)
+          this.#h.onBody(data.subarray(o, o + n))
+          o += n
+          this.#remaining -= n
+          if (this.#remaining === 0) {
+            this.#state = 'chunk-crlf'
+            this.#remaining = 2
+          }
+          break
+        }
+        case 'chunk-crlf':
+          // Tolerate a bare LF after chunk data.
+          if (data[o] === 0x0d && this.#remaining === 2) {
+            this.#remaining = 1
+            o++
+          } else {
+            if (data[o] !== 0x0a) {
+              o = this.#fail('chunk data not followed by CRLF', data, o)
+              break
+            }
+            o++
+            this.#state = 'chunk-size'
+            this.#line = ''
+          }
+          break
+        case 'resync':
+          o = this.#resync(data, o, tsMs)
+          break
+      }
+    }
+  }
+
+  /** `length` bytes of this direction were never captured. */
+  gap(length: number): void {
+    if (this.#state === 'body-length' && length <= this.#remaining) {
+      this.#h.onBodyGap(length)
+      this.#remaining -= length
+      // Completion waits for the next byte or close: the gap is inside this body.
+      if (this.#remaining === 0) this.#state = 'body-length'
+      return
+    }
+    if (this.#state === 'chunk-data' && length <= this.#remaining) {
+      this.#h.onBodyGap(length)
+      this.#remaining -= length
+      return
+    }
+    if (this.#state === 'body-close') {
+      this.#h.onBodyGap(length)
+      return
+    }
+    if (this.#state !== 'closed') {
+      if (!this.idle) this.#h.onError('capture gap inside a message')
+      this.#resetHead()
+      this.#state = 'resync'
+    }
+  }
+
+  /** The connection closed: a read-until-close body is complete now. */
+  close(tsMs: number): void {
+    if (this.#state === 'body-close') this.#complete(tsMs)
+    else if (this.#state === 'body-length' && this.#remaining === 0) this.#complete(tsMs)
+    this.#state = 'closed'
+  }
+
+  #pushHead(data: Uint8Array, o: number, tsMs: number): number {
+    if (this.#headLen === 0) {
+      // Tolerate stray CRLFs between messages (RFC 9112 §2.2).
+      while (o < data.length && (data[o] === 0x0d || data[o] === 0x0a)) o++
+      if (o === data.length) return o
+      this.#startTs = tsMs
+    }
+    const take = Math.min(data.length - o, this.#maxHeaderBytes + 4 - this.#headLen)
+    if (this.#head.length < this.#headLen + take) {
+      const next = new Uint8Array(Math.max(this.#head.length * 2, this.#headLen + take, 512))
+      next.set(this.#head.subarray(0, this.#headLen))
+      this.#head = next
+    }
+    this.#head.set(data.subarray(o, o + take), this.#headLen)
+    const before = this.#headLen
+    this.#headLen += take
+    const end = findHeadEnd(this.#head, Math.max(0, this.#scanFrom - 3), this.#headLen)
+    if (end < 0) {
+      this.#scanFrom = this.#headLen
+      if (this.#headLen > this.#maxHeaderBytes) {
+        this.#h.onError(`header block longer than ${this.#maxHeaderBytes} bytes`)
+        this.#resetHead()
+        this.#state = 'resync'
+      }
+      return o + take
+    }
+    const consumed = end - before
+    const head = this.#parseHead(this.#head.subarray(0, end))
+    this.#resetHead()
+    if (head === undefined) {
+      this.#state = 'resync'
+      return o + consumed
+    }
+    const framing = this.#h.onHead(head, this.#startTs)
+    this.#begin(framing, tsMs)
+    return o + consumed
+  }
+
+  #begin(framing: BodyFraming, tsMs: number): void {
+    switch (framing.kind) {
+      case 'none':
+        return this.#complete(tsMs)
+      case 'length':
+        if (framing.length === 0) return this.#complete(tsMs)
+        this.#state = 'body-length'
+        this.#remaining = framing.length
+        return
+      case 'chunked':
+        this.#state = 'chunk-size'
+        this.#line = ''
+        return
+      case 'close':
+        this.#state = 'body-close'
+        return
+    }
+  }
+
+  #pushLine(data: Uint8Array, o: number, tsMs: number): number {
+    const lf = indexOfLf(data, o)
+    const end = lf < 0 ? data.length : lf
+    this.#line += latin1(data, o, end)
+    if (this.#line.length > MAX_CHUNK_LINE) return this.#fail('chunk size line too long', data, end)
+    if (lf < 0) return data.length
+    const line = this.#line.replace(/\r$/, '')
+    this.#line = ''
+    if (this.#state === 'chunk-size') {
+      // RFC 9112 §7.1: chunk-size [ chunk-ext ] CRLF
+      const m = /^([0-9A-Fa-f]{1,15})\s*(?:;.*)?$/.exec(line)
+      if (!m) return this.#fail(`bad chunk size line '${line.slice(0, 40)}'`, data, lf + 1)
+      const size = parseInt(m[1]!, 16)
+      if (size === 0) this.#state = 'trailers'
+      else {
+        this.#state = 'chunk-data'
+        this.#remaining = size
+      }
+    } else if (line === '') {
+      this.#complete(tsMs)
+    }
+    return lf + 1
+  }
+
+  #complete(tsMs: number): void {
+    this.#state = 'head'
+    this.#h.onComplete(tsMs)
+  }
+
+  #fail(message: string, data: Uint8Array, o: number): number {
+    this.#h.onError(message)
+    this.#resetHead()
+    this.#state = 'resync'
+    return Math.min(o, data.length)
+  }
+
+  /** Skips bytes until a line that starts a message of our kind, then parses from there. */
+  #resync(data: Uint8Array, o: number, tsMs: number): number {
+    for (let i = o; i < data.length; i++) {
+      if (i !== o && data[i - 1] !== 0x0a) continue
+      if (this.#looksLikeStart(data, i)) {
+        this.#state = 'head'
+        return this.#pushHead(data, i, tsMs)
+      }
+    }
+    return data.length
+  }
+
+  #looksLikeStart(d: Uint8Array, i: number): boolean {
+    if (this.#kind === 'response') {
+      return d[i] === 0x48 && d[i + 1] === 0x54 && d[i + 2] === 0x54 && d[i + 3] === 0x50 && d[i + 4] === 0x2f
+    }
+    // An upper-case token followed by a space and a target.
+    let j = i
+    while (j < d.length && j - i < 16 && d[j]! >= 0x41 && d[j]! <= 0x5a) j++
+    return j > i + 2 && d[j] === 0x20 && (d[j + 1] === 0x2f || d[j + 1] === 0x68 || d[j + 1] === 0x2a)
+  }
+
+  #resetHead(): void {
+    this.#headLen = 0
+    this.#scanFrom = 0
+    if (this.#head.length > 8192) this.#head = new Uint8Array(0)
+  }
+
+  #parseHead(bytes: Uint8Array): MessageHead | undefined {
+    const text = latin1(bytes)
+    const lines = text.split(/\r?\n/)
+    const start = lines[0] ?? ''
+    const head: MessageHead = { method: '', target: '', status: 0, reason: '', version: '', headers: [], headerBytes: bytes.length }
+    if (this.#kind === 'request') {
+      const m = REQUEST_LINE.exec(start)
+      if (!m) {
+        this.#h.onError(`bad request line '${start.slice(0, 60)}'`)
+        return undefined
+      }
+      head.method = m[1]!
+      head.target = m[2]!
+      head.version = m[3]!
+    } else {
+      const m = STATUS_LINE.exec(start)
+      if (!m) {
+        this.#h.onError(`bad status line '${start.slice(0, 60)}'`)
+        return undefined
+      }
+      head.version = m[1]!
+      head.status = Number(m[2])
+      head.reason = m[3] ?? ''
+    }
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i]!
+      if (line === '') break
+      if (line[0] === ' ' || line[0] === '\t') {
+        // Obsolete line folding (RFC 9112 §5.2): append to the previous value.
+        const prev = head.headers[head.headers.length - 1]
+        if (prev) prev.value = `${prev.value ?? ''} ${line.trim()}`
+        continue
+      }
+      const colon = line.indexOf(':')
+      if (colon <= 0) continue
+      const name = line.slice(0, colon)
+      if (!HEADER_NAME.test(name)) continue
+      head.headers.push({ name, value: line.slice(colon + 1).trim() })
+    }
+    return head
+  }
+}
+
+/** First value of a header, case-insensitively. */
+export function headerValue(headers: readonly Header[], name: string): string | undefined {
+  const lower = name.toLowerCase()
+  for (const h of headers) if (h.name?.toLowerCase() === lower) return h.value ?? ''
+  return undefined
+}
+
+/**
+ * Body framing from the headers (RFC 9112 §6.3): Transfer-Encoding chunked wins over
+ * Content-Length; an invalid Content-Length makes the message unframeable.
+ */
+export function framingFromHeaders(headers: readonly Header[], fallback: BodyFraming): BodyFraming | 'invalid' {
+  const te = headerValue(headers, 'transfer-encoding')
+  if (te !== undefined && /(^|,)\s*chunked\s*$/i.test(te)) return { kind: 'chunked' }
+  const cl = headerValue(headers, 'content-length')
+  if (cl !== undefined) {
+    const first = cl.split(',')[0]!.trim()
+    if (!/^\d{1,15}$/.test(first)) return 'invalid'
+    return { kind: 'length', length: Number(first) }
+  }
+  return fallback
+}

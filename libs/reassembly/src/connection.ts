@@ -1,0 +1,73 @@
+import { TcpHalf } from './tcp-half.js'
+import type { CloseReason, Direction, Peer, StreamConsumer } from './types.js'
+
+export type ConnectionState = 'syn_sent' | 'established' | 'mid_stream' | 'closing' | 'closed' | 'reset'
+
+/** Per-direction counters for the spec's l4_conn / l4_flow objects. */
+export interface DirectionStats {
+  pkts: number
+  bytes: number
+}
+
+/**
+ * A TCP connection or UDP flow between a client and a server. Roles come from the handshake when
+ * it was captured, else from port heuristics; a dissector that knows better may swap them.
+ */
+export class Connection {
+  readonly id: number
+  readonly transport: 'tcp' | 'udp'
+  client: Peer
+  server: Peer
+  /** Whether the client is the side whose address sorts first in the flow key. */
+  clientIsLow: boolean
+  state: ConnectionState
+  readonly firstTs: number
+  lastTs: number
+  /** Indexed by Direction. */
+  readonly stats: [DirectionStats, DirectionStats] = [
+    { pkts: 0, bytes: 0 },
+    { pkts: 0, bytes: 0 },
+  ]
+  readonly halves: [TcpHalf, TcpHalf] = [new TcpHalf(), new TcpHalf()]
+  consumer: StreamConsumer | undefined
+  closed = false
+  closeReason: CloseReason | undefined
+  /** Bytes of the flow key (for collision checks in the table). */
+  readonly key: Uint8Array
+  /** Doubly linked LRU list, most recent at the tail. */
+  prev: Connection | undefined
+  next: Connection | undefined
+  /** Set of protocols detected on this connection (for conn_l7_detected). */
+  l7: string | undefined
+
+  constructor(id: number, transport: 'tcp' | 'udp', client: Peer, server: Peer, clientIsLow: boolean, key: Uint8Array, tsMs: number, state: ConnectionState) {
+    this.id = id
+    this.transport = transport
+    this.client = client
+    this.server = server
+    this.clientIsLow = clientIsLow
+    this.key = key
+    this.firstTs = tsMs
+    this.lastTs = tsMs
+    this.state = state
+  }
+
+  get gaps(): number {
+    return this.halves[0].gaps + this.halves[1].gaps
+  }
+
+  /** Swaps client and server (a dissector saw a response travel the "client" way). */
+  swapRoles(): void {
+    const c = this.client
+    this.client = this.server
+    this.server = c
+    this.clientIsLow = !this.clientIsLow
+    this.stats.reverse()
+    this.halves.reverse()
+  }
+
+  /** Direction of a packet whose sender is the low (first-sorted) side when `fromLow`. */
+  dirOf(fromLow: boolean): Direction {
+    return fromLow === this.clientIsLow ? 0 : 1
+  }
+}

@@ -67,6 +67,11 @@ export class DissectorEngine {
   }
 
   /** @internal */
+  dissector(id: string): Dissector | undefined {
+    return this.#dissectors.find((d) => d.id === id)
+  }
+
+  /** @internal */
   forget(cd: ConnectionDissection): void {
     this.#sessions.delete(cd)
   }
@@ -159,6 +164,14 @@ class ConnectionDissection implements StreamConsumer {
       conn,
       limits: engine.limits,
       emit: (call) => engine.emit(conn, call),
+      upgrade: (id, init) => {
+        const next = engine.dissector(id)
+        if (next === undefined) return undefined
+        const session = next.newSession(ctx, init)
+        this.#session = session
+        conn.l7 = next.id
+        return session
+      },
     }
     this.#state = 'pinned'
     conn.l7 = d.id

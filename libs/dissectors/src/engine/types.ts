@@ -63,6 +63,12 @@ export interface SessionContext {
   readonly conn: ConnectionInfo
   readonly limits: DissectorLimits
   emit(call: CallRecord): void
+  /**
+   * Hands the rest of the connection to another dissector (HTTP/1 `101 Switching Protocols` to
+   * WebSocket or h2c). Returns the new session, or undefined when no dissector has that id; the
+   * caller passes it any bytes it already holds that belong to the new protocol.
+   */
+  upgrade(dissectorId: string, init?: unknown): DissectorSession | undefined
 }
 
 /** A dissector's state for one connection. Directions: 0 client → server, 1 server → client. */
@@ -89,5 +95,6 @@ export interface Dissector {
   readonly portHints: readonly number[]
   /** Looks at the first bytes seen in `dir`; must not keep `data`. */
   probe(data: Uint8Array, dir: Direction, conn: ConnectionInfo): ProbeVerdict
-  newSession(ctx: SessionContext): DissectorSession
+  /** `init` carries state from an upgrade (see SessionContext.upgrade); undefined otherwise. */
+  newSession(ctx: SessionContext, init?: unknown): DissectorSession
 }

@@ -2,7 +2,7 @@ import type { Direction } from '@tapwire/reassembly'
 import type { CallRecord, Dissector, DissectorSession, ProbeVerdict, SessionContext } from '../engine/types.js'
 import { BoundedBytes } from '../util/bytes.js'
 import type { BodyFraming, MessageHead } from './message-parser.js'
-import { framingFromHeaders, MessageParser } from './message-parser.js'
+import { framingFromHeaders, headerValue, MessageParser } from './message-parser.js'
 
 interface Exchange {
   head: MessageHead
@@ -39,6 +39,7 @@ class Http1Session implements DissectorSession {
   #respCurrent: ResponseInProgress | undefined
   /** After a 101 Switching Protocols the bytes are no longer HTTP/1. */
   #upgraded = false
+  #next: DissectorSession | undefined
 
   constructor(ctx: SessionContext) {
     this.#ctx = ctx
@@ -88,8 +89,9 @@ class Http1Session implements DissectorSession {
 
   onData(dir: Direction, data: Uint8Array, tsMs: number): void {
     if (this.#upgraded) return
-    if (dir === 0) this.#req.push(data, tsMs)
-    else this.#resp.push(data, tsMs)
+    const used = dir === 0 ? this.#req.push(data, tsMs) : this.#resp.push(data, tsMs)
+    // Bytes after a 101 response in the same segment already belong to the new protocol.
+    if (this.#upgraded && used < data.length) this.#next?.onData(dir, data.subarray(used), tsMs)
   }
 
   onGap(dir: Direction, length: number): void {
@@ -143,7 +145,19 @@ class Http1Session implements DissectorSession {
       return
     }
     this.#emit(resp.exchange, resp)
-    if (resp.head.status === 101) this.#upgraded = true
+    if (resp.head.status === 101) this.#switchProtocols(resp.exchange, resp.head)
+  }
+
+  /** RFC 9110 §15.2.2: after 101 the connection speaks the protocol named in Upgrade. */
+  #switchProtocols(ex: Exchange, head: MessageHead): void {
+    this.#upgraded = true
+    this.#req.stop()
+    this.#resp.stop()
+    const proto = (headerValue(head.headers, 'upgrade') ?? '').trim().toLowerCase()
+    const id = proto === 'websocket' ? 'websocket' : proto === 'h2c' ? 'http2' : undefined
+    if (id !== undefined) {
+      this.#next = this.#ctx.upgrade(id, { request: ex.head, requestTs: ex.reqTs, response: head })
+    }
   }
 
   #emit(ex: Exchange, resp: ResponseInProgress | undefined, error?: CallRecord['error']): void {

@@ -66,7 +66,13 @@ export class MessageParser {
     return this.#state === 'head' && this.#headLen === 0
   }
 
-  push(data: Uint8Array, tsMs: number): void {
+  /** Stops parsing (the connection switched protocols); `push` returns what it consumed. */
+  stop(): void {
+    this.#state = 'closed'
+  }
+
+  /** Parses `data`; returns the bytes consumed (less than all only after `stop()`). */
+  push(data: Uint8Array, tsMs: number): number {
     let o = 0
     while (o < data.length && this.#state !== 'closed') {
       switch (this.#state) {
@@ -120,6 +126,7 @@ export class MessageParser {
           break
       }
     }
+    return o
   }
 
   /** `length` bytes of this direction were never captured. */

@@ -5,3 +5,5 @@
 export { TestProcess, freePort, requireTool, sleep, until } from './processes.js'
 export { startNatsServer } from './nats-server.js'
 export type { NatsServerHandle } from './nats-server.js'
+export { analyzeFile, recordLoopback, tempDir, tsharkFields } from './capture.js'
+export type { AnalyzeResult } from './capture.js'

@@ -1,0 +1,42 @@
+import { existsSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { freePort, startNatsServer, TestProcess, until } from '@tapwire/testing'
+import type { NatsServerHandle } from '@tapwire/testing'
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
+export const HUB_MAIN = join(ROOT, 'apps/hub/dist/main.js')
+export const AGENT_MAIN = join(ROOT, 'apps/node-agent/dist/main.js')
+
+function requireBuilt(path: string): string {
+  if (!existsSync(path)) throw new Error(`${path} is missing: run \`npm run build\` first (npm test does)`)
+  return path
+}
+
+export interface HubHandle {
+  url: string
+  process: TestProcess
+  get<T = any>(path: string): Promise<{ status: number; body: T }>
+}
+
+/** Starts the built hub against `nats` on a free port and waits until it is ready. */
+export async function startHub(nats: NatsServerHandle, extraArgs: string[] = []): Promise<HubHandle> {
+  const port = await freePort()
+  const p = new TestProcess('hub', process.execPath, [requireBuilt(HUB_MAIN), '--port', String(port), '--host', '127.0.0.1', '--nats', nats.url, ...extraArgs])
+  const url = `http://127.0.0.1:${port}`
+  await until('hub ready', async () => (await fetch(`${url}/readyz`)).status === 200, 30_000)
+  return {
+    url,
+    process: p,
+    async get(path) {
+      const res = await fetch(url + path)
+      return { status: res.status, body: (await res.json()) as never }
+    },
+  }
+}
+
+export function agentProcess(name: string, args: string[]): TestProcess {
+  return new TestProcess(name, process.execPath, [requireBuilt(AGENT_MAIN), ...args])
+}
+
+export { startNatsServer }

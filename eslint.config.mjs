@@ -21,6 +21,8 @@ export default tseslint.config(
           allow: [],
           depConstraints: [
             { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
+            { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:lib'] },
+            { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:lib'] },
             // Dissectors, KFL, packet decoding and reassembly run anywhere (worker, hub, tests):
             // they may not reach Node I/O, so they only depend on each other.
             { sourceTag: 'platform:pure', onlyDependOnLibsWithTags: ['platform:pure'] },

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Entry } from '@tapwire/wire'
 import { createApp } from './app.js'
+import { compileKflFilter } from './kfl-filter.js'
 import { ROUTES } from './routes/route-defs.js'
 import { EntryStore } from './store/entry-store.js'
 
@@ -24,7 +25,7 @@ function entry(i: number, over: Partial<Entry> = {}): Entry {
 function appWith(n: number, authToken?: string) {
   const store = new EntryStore({ segmentSize: 16 })
   for (let i = 0; i < n; i++) store.add(entry(i))
-  return createApp({ store, compileFilter: () => undefined, ready: () => true, metrics: () => 'm 1\n', authToken })
+  return createApp({ store, compileFilter: compileKflFilter, ready: () => true, metrics: () => 'm 1\n', authToken })
 }
 
 const get = async (app: ReturnType<typeof appWith>, path: string, init?: RequestInit) => {
@@ -101,6 +102,27 @@ describe('GET /mcp/calls', () => {
     expect(body.error.code).toBe(code)
     expect(body.error.message).toEqual(expect.any(String))
     if (param) expect(body.error.details.param).toBe(param)
+  })
+
+  it('filters with KFL in both syntaxes', async () => {
+    const sugar = await get(appWith(100), `/mcp/calls?kfl=${encodeURIComponent('http and response.status == 500')}&limit=1000`)
+    expect(sugar.status).toBe(200)
+    expect(sugar.body.total).toBe(10)
+    expect(sugar.body.calls.every((c: any) => c.status === 500)).toBe(true)
+    const cel = await get(appWith(100), `/mcp/calls?kfl=${encodeURIComponent('http && method == "POST" && dst.ns == "backend"')}`)
+    expect(cel.body.total).toBe(0) // POSTs are even ids, backend is odd ids
+    const cel2 = await get(appWith(100), `/mcp/calls?kfl=${encodeURIComponent('method == "POST" && status_code >= 500')}`)
+    expect(cel2.body.calls.map((c: any) => c.path).sort()).toEqual(['/api/0', '/api/20', '/api/40', '/api/60', '/api/80'])
+  })
+
+  it('answers a bad filter with 400 INVALID_KFL naming the span and a hint', async () => {
+    const { status, body } = await get(appWith(3), `/mcp/calls?kfl=${encodeURIComponent('statuscode == 200')}`)
+    expect(status).toBe(400)
+    expect(body.error.code).toBe('INVALID_KFL')
+    expect(body.error.details.span).toEqual([0, 10])
+    expect(body.error.details.hint).toMatch(/status_code/)
+    const typed = await get(appWith(3), `/mcp/calls?kfl=${encodeURIComponent('status_code == "200"')}`)
+    expect(typed.body.error.details.kfl_code).toBe('KFL_TYPE')
   })
 
   it('answers an unknown dissection database with 404', async () => {

@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// Prints the one closing line of `npm test` from vitest's JSON report: `N passed, N failed`.
+// Failed gates (build, lint, generated code) count as failures; a missing report is a failure.
+import { existsSync, readFileSync } from 'node:fs'
+
+const [reportPath, gatesFailed = '0'] = process.argv.slice(2)
+const gates = Number(gatesFailed) || 0
+if (!reportPath || !existsSync(reportPath)) {
+  console.log('vitest wrote no report: the test run did not complete')
+  console.log(`0 passed, ${1 + gates} failed`)
+  process.exit(1)
+}
+const r = JSON.parse(readFileSync(reportPath, 'utf8'))
+const passed = r.numPassedTests ?? 0
+const failed = (r.numFailedTests ?? 0) + gates + (r.numFailedTestSuites ?? 0)
+const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0)
+if (passed === 0) console.log('no test passed: treating the run as failed')
+const files = (r.testResults ?? []).length
+console.log(`test files: ${files}; suites failed to load: ${r.numFailedTestSuites ?? 0}; gates failed: ${gates}`)
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`)
+process.exit(failed > 0 || passed === 0 ? 1 : 0)

@@ -46,7 +46,7 @@ describe('capture → dissect → NATS → hub → /mcp/calls', () => {
   let nats: NatsServerHandle
   let hub: HubHandle
   let agent: TestProcess
-  let made: Made[] = []
+  const made: Made[] = []
   let serverPort = 0
   let t0 = 0
   let t1 = 0

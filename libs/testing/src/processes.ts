@@ -90,7 +90,7 @@ export async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs
     } catch (e) {
       last = e
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`)
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`)
     await sleep(everyMs)
   }
 }

@@ -1,7 +1,6 @@
 import type { Hono } from 'hono'
 import type { Entry } from '@tapwire/wire'
 import { ApiError, ErrorCode } from '../errors.js'
-import type { CallFormat } from '../format/call-format.js'
 import { formatCall } from '../format/call-format.js'
 import type { EntryStore } from '../store/entry-store.js'
 import { validateQuery } from './params.js'
@@ -26,7 +25,7 @@ export function mountCalls(app: Hono, deps: CallsDeps): void {
   app.get('/mcp/calls', (c) => {
     const q = validateQuery(CALLS_PARAMS, c.req.queries())
     const limit = q.limit ?? 100
-    const format = (q.format ?? 'compact') as CallFormat
+    const format = (q.format ?? 'compact')
     if (q.start !== undefined && q.end !== undefined && q.start > q.end) {
       throw new ApiError(400, ErrorCode.INVALID_TIME_RANGE, `start (${q.start}) is after end (${q.end})`, {
         start: q.start,

@@ -16,6 +16,7 @@ declare -A NEED=(
   [make]=make
   [g++]=g++
   [python3]=python3
+  [/usr/bin/time]=time
   [redis-server]=redis-server
   [psql]=postgresql-client
   [pg_ctlcluster]=postgresql

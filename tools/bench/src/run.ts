@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// `npm run bench`: runs every benchmark against its peer in the same run and rewrites the tables
+// of BENCHMARKS.md. Bounded: fixed request counts, loopback only.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { benchHttp1Replay } from './http1-replay.js'
+import { measureKflEval } from './kfl-eval.js'
+import { machineLine } from './machine.js'
+import { fmt, replaceSection, table } from './report.js'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
+const md = join(root, 'BENCHMARKS.md')
+const only = process.argv.slice(2)
+const want = (name: string): boolean => only.length === 0 || only.includes(name)
+const dir = mkdtempSync(join(tmpdir(), 'tapwire-bench-'))
+
+try {
+  if (want('http1-replay')) {
+    console.log('bench: HTTP/1.1 offline replay vs tshark')
+    replaceSection(md, 'http1-replay', await benchHttp1Replay(dir, Number(process.env.BENCH_REQUESTS ?? 30_000)))
+  }
+  if (want('kfl-eval')) {
+    console.log('bench: KFL evaluation rate')
+    const rows = await measureKflEval(1_000_000)
+    replaceSection(
+      md,
+      'kfl-eval',
+      [
+        `_${machineLine()}; 1,000,000 synthetic entries of mixed protocols; one core._`,
+        '',
+        table(['filter', 'entries/s', 'goal'], rows.map((r) => [`\`${r.filter}\``, fmt(r.entriesPerSec), r.filter === 'http && status_code >= 500' ? (r.entriesPerSec >= 5e6 ? '≥ 5M: met' : '≥ 5M: **missed**') : ''])),
+      ].join('\n')
+    )
+  }
+  console.log(`bench: wrote ${md}`)
+} finally {
+  rmSync(dir, { recursive: true, force: true })
+}

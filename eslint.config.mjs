@@ -53,6 +53,8 @@ export default tseslint.config(
   {
     files: ['**/*.test.ts', 'apps/e2e/src/**/*.ts'],
     rules: {
+      // Tests of pure libs may use the Node test harness (real servers, tcpdump, tshark).
+      '@nx/enforce-module-boundaries': 'off',
       '@typescript-eslint/no-non-null-assertion': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',

@@ -3,6 +3,7 @@ import type { Entry } from '@tapwire/wire'
 import { createApp } from './app.js'
 import { compileKflFilter } from './kfl-filter.js'
 import { ROUTES } from './routes/route-defs.js'
+import { NodeRegistry } from './nodes/node-registry.js'
 import { EntryStore } from './store/entry-store.js'
 
 function entry(i: number, over: Partial<Entry> = {}): Entry {
@@ -25,7 +26,7 @@ function entry(i: number, over: Partial<Entry> = {}): Entry {
 function appWith(n: number, authToken?: string) {
   const store = new EntryStore({ segmentSize: 16 })
   for (let i = 0; i < n; i++) store.add(entry(i))
-  return createApp({ store, compileFilter: compileKflFilter, ready: () => true, metrics: () => 'm 1\n', authToken })
+  return createApp({ store, compileFilter: compileKflFilter, ready: () => true, metrics: () => 'm 1\n', authToken, registry: new NodeRegistry() })
 }
 
 const get = async (app: ReturnType<typeof appWith>, path: string, init?: RequestInit) => {
@@ -148,6 +149,7 @@ describe('routing, discovery and auth', () => {
     const calls = body.endpoints.find((e: any) => e.path === '/mcp/calls')
     expect(calls.method).toBe('GET')
     expect(calls.params.map((p: any) => p.name)).toEqual(ROUTES[0]!.params.map((p) => p.name))
+    expect(body.endpoints.map((e: any) => `${e.method} ${e.path}`)).toEqual(ROUTES.map((r) => `${r.method} ${r.path}`))
     expect(calls.params.find((p: any) => p.name === 'limit')).toMatchObject({ type: 'int', default: 100 })
   })
 

@@ -1,8 +1,15 @@
 import { timingSafeEqual } from 'node:crypto'
 import { Hono } from 'hono'
 import { ApiError, ErrorCode } from './errors.js'
+import type { Context } from 'hono'
+import type { AgentGateway } from './agents/agent-gateway.js'
+import type { DissectionControl } from './control/dissection-control.js'
+import type { NodeRegistry } from './nodes/node-registry.js'
 import type { CallsDeps } from './routes/calls.js'
 import { mountCalls } from './routes/calls.js'
+import { mountDetails } from './routes/details.js'
+import { mountDissection } from './routes/dissection.js'
+import { mountFlows } from './routes/flows.js'
 import { discoveryDocument } from './routes/discovery.js'
 import { ROUTES } from './routes/route-defs.js'
 
@@ -14,6 +21,17 @@ export interface AppDeps extends CallsDeps {
   ready: () => boolean
   metrics: () => string
   log?: (msg: string) => void
+  /** Hub → agent requests (drill-down, flows); absent in tests without NATS. */
+  agents?: AgentGateway | undefined
+  control?: DissectionControl | undefined
+  registry: NodeRegistry
+}
+
+/** One line per state-changing action, with the caller's identity (bearer token or address). */
+function auditLine(deps: AppDeps, c: Context, action: string): void {
+  const who = c.req.header('authorization') ? 'bearer' : 'anonymous'
+  const from = c.req.header('x-forwarded-for') ?? 'local'
+  deps.log?.(`audit: ${action} by ${who} from ${from}`)
 }
 
 const OPEN_PATHS = new Set(['/healthz', '/readyz'])
@@ -63,5 +81,8 @@ export function createApp(deps: AppDeps): Hono {
   app.get('/metrics', (c) => c.text(deps.metrics(), 200, { 'content-type': 'text/plain; version=0.0.4' }))
   app.get('/mcp', (c) => c.json(discoveryDocument(ROUTES, HUB_VERSION)))
   mountCalls(app, deps)
+  mountDetails(app, deps)
+  mountDissection(app, deps, (c, action) => auditLine(deps, c, action))
+  mountFlows(app, deps)
   return app
 }

@@ -7,6 +7,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status'
 export const ErrorCode = {
   INVALID_PARAMETER: 'INVALID_PARAMETER',
   UNKNOWN_PARAMETER: 'UNKNOWN_PARAMETER',
+  MISSING_PARAMETER: 'MISSING_PARAMETER',
   INVALID_TIME_RANGE: 'INVALID_TIME_RANGE',
   INVALID_BODY: 'INVALID_BODY',
   INVALID_KFL: 'INVALID_KFL',
@@ -16,6 +17,9 @@ export const ErrorCode = {
   UNAUTHORIZED: 'UNAUTHORIZED',
   NODE_UNAVAILABLE: 'NODE_UNAVAILABLE',
   NOT_READY: 'NOT_READY',
+  ENTRY_NOT_FOUND: 'ENTRY_NOT_FOUND',
+  NOT_CONFIGURED: 'NOT_CONFIGURED',
+  AGENT_TIMEOUT: 'AGENT_TIMEOUT',
   INTERNAL: 'INTERNAL',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]

@@ -2,8 +2,11 @@ import { serve } from '@hono/node-server'
 import type { ServerType } from '@hono/node-server'
 import { connect } from 'nats'
 import type { NatsConnection } from 'nats'
-import { renderMetrics } from '@tapwire/wire'
+import { CONTROL_BUCKET, renderMetrics } from '@tapwire/wire'
+import { NatsAgentGateway } from './agents/agent-gateway.js'
+import { KvDissectionControl } from './control/dissection-control.js'
 import { createApp } from './app.js'
+import type { AppDeps } from './app.js'
 import type { CallFilter } from './routes/calls.js'
 import type { HubConfig } from './config.js'
 import { EntryIngest } from './ingest/entry-ingest.js'
@@ -31,14 +34,19 @@ export class Hub {
   }
 
   async start(): Promise<{ port: number }> {
-    const app = createApp({
+    const deps: AppDeps = {
       store: this.store,
       compileFilter: this.#compileFilter,
       authToken: this.config.authToken,
-      ready: () => this.#ingest?.caughtUp === true && this.#nc !== undefined && !this.#nc.isClosed(),
+      ready: () => this.#ingest?.caughtUp === true && deps.control !== undefined && this.#nc !== undefined && !this.#nc.isClosed(),
       metrics: () => this.#metrics(),
       log: this.#log,
-    })
+      registry: this.registry,
+      // Filled in once NATS is connected (routes read them per request); until then they answer 503.
+      agents: undefined,
+      control: undefined,
+    }
+    const app = createApp(deps)
     // Serve /healthz at once; /readyz turns ready when the stream replay has caught up.
     const port = await new Promise<number>((resolve, reject) => {
       this.#server = serve({ fetch: app.fetch, port: this.config.port, hostname: this.config.host }, (info) => resolve(info.port))
@@ -51,6 +59,8 @@ export class Hub {
       reconnectTimeWait: 1000,
       waitOnFirstConnect: true,
     })
+    deps.agents = new NatsAgentGateway(this.#nc)
+    deps.control = new KvDissectionControl(await this.#nc.jetstream().views.kv(CONTROL_BUCKET))
     this.#ingest = new EntryIngest(this.#nc, this.store, this.registry, this.#log)
     await this.#ingest.start()
     return { port }

@@ -1,9 +1,21 @@
 import type { Server } from 'node:http'
 import { connect } from 'nats'
-import type { NatsConnection } from 'nats'
+import type { KV, NatsConnection } from 'nats'
 import type { AnalyzerStats } from '@tapwire/dissectors'
 import type { AgentStatus } from '@tapwire/wire'
-import { encodeAgentStatus, ensureEntryStream, renderMetrics, subjects } from '@tapwire/wire'
+import type { DetailsResponse, FlowsResponse } from '@tapwire/wire'
+import {
+  CONTROL_BUCKET,
+  controlKeys,
+  decodeDetailsRequest,
+  decodeFlowsRequest,
+  encodeAgentStatus,
+  encodeDetailsResponse,
+  encodeFlowsResponse,
+  ensureEntryStream,
+  renderMetrics,
+  subjects,
+} from '@tapwire/wire'
 import type { CaptureSource } from './capture/capture-source.js'
 import { FileReplay } from './capture/file-replay.js'
 import { LiveCapture } from './capture/live-capture.js'
@@ -34,6 +46,7 @@ export class Agent {
   readonly #startedAt = Date.now()
   #captureRunning = false
   #captureDone = false
+  #dissectionEnabled = true
   #fatal: Error | undefined
 
   constructor(config: AgentConfig, log: Log) {
@@ -56,6 +69,10 @@ export class Agent {
   async #setUp(): Promise<void> {
     const cfg = this.config
     this.#nc = await this.#connect()
+    // Dissection on/off lives in a KV bucket the hub writes: read it before capturing.
+    const kv = await this.#nc.jetstream().views.kv(CONTROL_BUCKET)
+    const current = await kv.get(controlKeys.dissectionEnabled)
+    this.#dissectionEnabled = current?.string() !== 'false'
     this.#publisher = new EntryPublisher(this.#nc.jetstream(), { subject: subjects.entries(cfg.node) })
     const publisher = this.#publisher
     this.#worker = new WorkerClient({
@@ -63,8 +80,10 @@ export class Agent {
         node: cfg.node,
         worker: cfg.worker,
         dataDir: cfg.dataDir,
-        dissectionEnabled: true,
+        dissectionEnabled: this.#dissectionEnabled,
         previewBytes: cfg.previewBytes,
+        maxBodyBytes: cfg.maxBodyBytes,
+        detailCacheBytes: cfg.detailCacheBytes,
         bootId: this.#startedAt.toString(36),
       },
       onEntries: (msg) => publisher.enqueue(msg),
@@ -76,6 +95,8 @@ export class Agent {
         metrics: () => this.#metrics(),
       })
     }
+    this.#serveRequests()
+    void this.#watchDissection(kv)
     this.#heartbeat = setInterval(() => this.#publishStatus(), HEARTBEAT_MS)
     this.#tick = setInterval(() => this.#worker?.send({ type: 'tick', nowMs: Date.now() }), 1000)
   }
@@ -120,6 +141,64 @@ export class Agent {
     return stats
   }
 
+  /** Follows the hub's dissection switch; the state survives restarts of either side. */
+  async #watchDissection(kv: KV): Promise<void> {
+    const watch = await kv.watch({ key: controlKeys.dissectionEnabled })
+    for await (const e of watch) {
+      const enabled = e.operation === 'PUT' ? e.string() !== 'false' : true
+      if (enabled === this.#dissectionEnabled) continue
+      this.#dissectionEnabled = enabled
+      this.#worker?.send({ type: 'dissection', enabled })
+      this.#log(`L7 dissection ${enabled ? 'enabled' : 'disabled'} (raw capture continues)`)
+      this.#publishStatus()
+    }
+  }
+
+  /** Hub → agent requests: drill-down details and L4 flows, answered from the worker. */
+  #serveRequests(): void {
+    const nc = this.#nc!
+    const node = this.config.node
+    nc.subscribe(subjects.agentVerb(node, 'details'), {
+      callback: (err, msg) => {
+        if (err) return
+        void (async () => {
+          let answer: DetailsResponse
+          try {
+            const req = decodeDetailsRequest(msg.data)
+            answer = await this.#worker!.ask<DetailsResponse>({
+              type: 'details',
+              query: {
+                id: req.id ?? '',
+                maxPayloadSize: req.maxPayloadSize ?? 65536,
+                includePayload: req.includePayload ?? true,
+                includeL4: req.includeL4 ?? true,
+              },
+            })
+          } catch (e) {
+            answer = { found: false, error: (e as Error).message }
+          }
+          msg.respond(encodeDetailsResponse(answer))
+        })()
+      },
+    })
+    nc.subscribe(subjects.agentVerb(node, 'flows'), {
+      callback: (err, msg) => {
+        if (err) return
+        void (async () => {
+          let answer: FlowsResponse
+          try {
+            const req = decodeFlowsRequest(msg.data)
+            const r = await this.#worker!.ask<{ flows: FlowsResponse['flows']; truncated: boolean }>({ type: 'flows', limit: Math.min(req.limit || 1000, 10_000) })
+            answer = { node, flows: r.flows, truncated: r.truncated }
+          } catch {
+            answer = { node, flows: [], truncated: false }
+          }
+          msg.respond(encodeFlowsResponse(answer))
+        })()
+      },
+    })
+  }
+
   get fatal(): Error | undefined {
     return this.#fatal
   }
@@ -149,7 +228,7 @@ export class Agent {
       startedAt: this.#startedAt,
       interface: this.config.readFile ?? this.config.interface,
       linkType: src?.linkTypeName ?? '',
-      dissectionEnabled: true,
+      dissectionEnabled: this.#dissectionEnabled,
       rawCaptureEnabled: false,
       sessionId: this.#startedAt.toString(36),
       captureDone: this.#captureDone,

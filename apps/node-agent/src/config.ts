@@ -15,6 +15,8 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'host', env: 'AGENT_HOST', default: '0.0.0.0', description: 'address of the health server' },
   { name: 'worker', env: 'POD_NAME', description: 'worker name reported in entries (default: node name)' },
   { name: 'preview-bytes', env: 'PREVIEW_BYTES', default: '4096', description: 'body bytes copied into published entries' },
+  { name: 'max-body-bytes', env: 'MAX_BODY_BYTES', default: '256KiB', description: 'body bytes kept per message for drill-down' },
+  { name: 'detail-cache', env: 'DETAIL_CACHE_SIZE', default: '64MiB', description: 'memory for full bodies of recent calls' },
   { name: 'help', boolean: true, description: 'show this help' },
 ]
 
@@ -30,6 +32,8 @@ export interface AgentConfig {
   port: number
   host: string
   previewBytes: number
+  maxBodyBytes: number
+  detailCacheBytes: number
   help: boolean
 }
 
@@ -48,6 +52,8 @@ export function loadAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     port: parseIntFlag('port', f.port, 0, 65535),
     host: f.host!,
     previewBytes: parseIntFlag('preview-bytes', f['preview-bytes'], 0, 1 << 20),
+    maxBodyBytes: parseSize(f['max-body-bytes']!),
+    detailCacheBytes: parseSize(f['detail-cache']!),
     help: f.help === 'true',
   }
 }

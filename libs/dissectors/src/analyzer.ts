@@ -2,13 +2,15 @@ import { DecodeStatus, decodePacket, forEachPacket, newDecodedPacket, readBatchI
 import type { PacketView } from '@tapwire/packet'
 import { FlowTable } from '@tapwire/reassembly'
 import type { Connection, FlowLimits, FlowTableStats } from '@tapwire/reassembly'
-import type { Entry } from '@tapwire/wire'
+import type { Entry, FlowRecord, L4Stats } from '@tapwire/wire'
 import { formatEntryId } from '@tapwire/wire'
 import { DissectorEngine } from './engine/engine.js'
 import type { EngineStats } from './engine/engine.js'
 import type { CallRecord, Dissector, DissectorLimits } from './engine/types.js'
 import { BUILTIN_DISSECTORS } from './registry.js'
 import { decodeUtf8 } from './util/bytes.js'
+import { PeerFlows } from './peer-flows.js'
+import type { PeerFlow } from './peer-flows.js'
 
 export interface AnalyzerOptions {
   node: string
@@ -38,13 +40,6 @@ export interface AnalyzerStats {
   engine: EngineStats
 }
 
-/** A peer flow: every connection from one client IP to one server IP and port. */
-export interface PeerFlow {
-  id: number
-  nextIndex: number
-  lastTs: number
-}
-
 const toMs = (sec: number, nsec: number): number => sec * 1000 + nsec / 1e6
 
 /**
@@ -57,9 +52,8 @@ export class Analyzer {
   readonly #decoded = newDecodedPacket()
   readonly #flowTable: FlowTable
   readonly #engine: DissectorEngine
-  readonly #flows = new Map<string, PeerFlow>()
+  readonly #flows: PeerFlows
   readonly #previewBytes: number
-  readonly #maxFlows: number
   #dissection: boolean
   #lastTs = 0
   #lastTick = 0
@@ -68,7 +62,7 @@ export class Analyzer {
   constructor(opts: AnalyzerOptions) {
     this.#opts = opts
     this.#previewBytes = opts.previewBytes ?? 4096
-    this.#maxFlows = opts.maxFlows ?? 100_000
+    this.#flows = new PeerFlows(opts.nextId, opts.maxFlows ?? 100_000)
     this.#dissection = opts.dissectionEnabled ?? true
     this.#engine = new DissectorEngine({
       dissectors: opts.dissectors ?? BUILTIN_DISSECTORS,
@@ -78,7 +72,11 @@ export class Analyzer {
     this.#flowTable = new FlowTable({
       nextId: opts.nextId,
       ...(opts.flowLimits ? { limits: opts.flowLimits } : {}),
-      onConnection: (conn) => (this.#dissection ? this.#engine.attach(conn) : undefined),
+      onConnection: (conn) => {
+        this.#flows.attach(conn)
+        return this.#dissection ? this.#engine.attach(conn) : undefined
+      },
+      onClosed: (conn) => this.#flows.closed(conn),
     })
   }
 
@@ -86,7 +84,10 @@ export class Analyzer {
     return this.#dissection
   }
 
-  /** Turns L7 dissection on or off; L4 tracking goes on. Applies to connections opened after. */
+  /**
+   * Turns L7 dissection on or off; L4 tracking goes on. Off takes effect at once (no entry is
+   * emitted while off); on applies to connections opened after it.
+   */
   setDissection(enabled: boolean): void {
     this.#dissection = enabled
   }
@@ -118,7 +119,7 @@ export class Analyzer {
     const tsMs = toMs(p.tsSec, p.tsNsec)
     if (tsMs > this.#lastTs) this.#lastTs = tsMs
     const status = decodePacket(linkType, p.data, this.#decoded)
-    if (status === DecodeStatus.OK) this.#flowTable.process(this.#decoded, tsMs)
+    if (status === DecodeStatus.OK) this.#flowTable.process(this.#decoded, tsMs, p.origLen)
     else if (status === DecodeStatus.NOT_IP || status === DecodeStatus.UNSUPPORTED_LINK) c.nonIp++
     else if (status === DecodeStatus.FRAGMENT) c.fragments++
     else c.decodeErrors++
@@ -141,26 +142,21 @@ export class Analyzer {
     if (this.#lastTs - this.#lastTick >= 1000) this.tick(this.#lastTs)
   }
 
-  #flowFor(conn: Connection): PeerFlow {
-    const key = `${conn.transport}|${conn.client.ip}|${conn.server.ip}|${conn.server.port}`
-    let flow = this.#flows.get(key)
-    if (flow === undefined) {
-      if (this.#flows.size >= this.#maxFlows) {
-        const oldest = this.#flows.keys().next().value
-        if (oldest !== undefined) this.#flows.delete(oldest)
-      }
-      flow = { id: this.#opts.nextId(), nextIndex: 0, lastTs: 0 }
-    } else {
-      this.#flows.delete(key)
-    }
-    // Re-insert so Map order stays least-recently-used first.
-    this.#flows.set(key, flow)
-    return flow
+  /** `l4_conn` and `l4_flow` of an entry's connection and flow, while the agent remembers them. */
+  l4(connId: number, flowId: number): { conn: L4Stats | undefined; flow: L4Stats | undefined } {
+    return { conn: this.#flows.connStats(connId, flowId), flow: this.#flows.flowStats(flowId) }
+  }
+
+  /** Peer flows for the L4 tools, most recently active first. */
+  flowRecords(limit: number): { flows: FlowRecord[]; truncated: boolean } {
+    return this.#flows.records(limit, this.#opts.node)
   }
 
   #onCall(conn: Connection, call: CallRecord): void {
-    const flow = this.#flowFor(conn)
-    flow.lastTs = call.reqTs
+    if (!this.#dissection) return
+    // Roles may have been swapped by the dissector since the connection was attached.
+    const flow: PeerFlow = this.#flows.reattach(conn)
+    if (call.reqTs > flow.lastTs) flow.lastTs = call.reqTs
     const index = flow.nextIndex++
     const node = this.#opts.node
     const preview = (b: Uint8Array | undefined): string => (b && b.length > 0 ? decodeUtf8(b.subarray(0, this.#previewBytes)) : '')

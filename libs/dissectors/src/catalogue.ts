@@ -147,6 +147,8 @@ const HTTP: Row[] = [
 const GRPC: Row[] = [
   ['grpc_method', 'string', 'Method name, last segment of :path (SayHello)'],
   ['grpc_status', 'int', 'grpc-status of the response (0 / OK when absent)'],
+  ['grpc_service', 'string', 'Service part of :path (helloworld.Greeter) (Tapwire addition)'],
+  ['grpc_message', 'string', 'grpc-message of the response, percent-decoded (Tapwire addition)'],
 ]
 
 const DNS: Row[] = [
@@ -200,6 +202,14 @@ const WS: Row[] = [
   ['ws_request_payload_data', 'string', 'Request payload (safely truncated)'],
   ['ws_request_payload_length', 'int', 'Request payload length'],
   ['ws_response_payload_length', 'int', 'Response payload length'],
+  ['ws_close_code', 'int', 'Close frame status code (Tapwire addition)'],
+  ['ws_close_reason', 'string', 'Close frame reason (Tapwire addition)'],
+  ['ws_compressed', 'bool', 'Message sent with permessage-deflate (Tapwire addition)'],
+]
+
+const GQL: Row[] = [
+  ['gql_operation_name', 'string', 'GraphQL operation name (Tapwire addition)'],
+  ['gql_operation_type', 'string', 'query, mutation or subscription (Tapwire addition)'],
 ]
 
 const REDIS: Row[] = [
@@ -342,6 +352,7 @@ export const FIELD_CATALOGUE: readonly CatalogueField[] = Object.freeze([
   ...group('sctp', SCTP),
   ...group('icmp', ICMP),
   ...group('ws', WS),
+  ...group('gql', GQL),
   ...group('redis', REDIS),
   ...group('kafka', KAFKA),
   ...group('amqp', AMQP),

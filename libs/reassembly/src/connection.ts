@@ -37,8 +37,14 @@ export class Connection {
   /** Doubly linked LRU list, most recent at the tail. */
   prev: Connection | undefined
   next: Connection | undefined
-  /** Set of protocols detected on this connection (for conn_l7_detected). */
+  /** The dissector pinned on this connection (for conn_l7_detected). */
   l7: string | undefined
+  /** Time of the client's SYN, when the handshake was captured. */
+  synTs: number | undefined
+  /** SYN to the client's ACK of the SYN-ACK, microseconds; undefined when not captured. */
+  handshakeUs: number | undefined
+  /** For the table's owner (e.g. the peer flow this connection belongs to). */
+  owner: unknown
 
   constructor(id: number, transport: 'tcp' | 'udp', client: Peer, server: Peer, clientIsLow: boolean, key: Uint8Array, tsMs: number, state: ConnectionState) {
     this.id = id

@@ -1,6 +1,7 @@
 import { formatAddress, IpProto, TcpFlag } from '@tapwire/packet'
 import type { DecodedPacket } from '@tapwire/packet'
 import { Connection } from './connection.js'
+import { seqAdd, seqDiff } from './seq.js'
 import type { CloseReason, Direction, FlowLimits, StreamConsumer } from './types.js'
 import { DEFAULT_FLOW_LIMITS } from './types.js'
 
@@ -24,6 +25,12 @@ export interface FlowTableStats {
   bufferOverflows: number
   bufferedBytes: number
 }
+
+/** Closed TCP connections remembered to recognise late retransmissions (about 50 bytes each). */
+const MAX_CLOSED_REMEMBERED = 16_384
+
+/** How long a connection's L4 record outlives its FIN/RST exchange (packet time). */
+const LINGER_MS = 1000
 
 /** Ports that are almost always the server side, for connections picked up mid-stream. */
 const WELL_KNOWN_SERVER_PORTS = new Set([
@@ -57,6 +64,13 @@ export class FlowTable {
     bufferOverflows: 0,
     bufferedBytes: 0,
   }
+  /**
+   * Recently closed TCP connections (RFC 9293 §3.6.1 TIME-WAIT): where each side's stream ended,
+   * so a late retransmission does not open a phantom mid-stream connection. Bounded, oldest first.
+   */
+  /** Connections whose streams ended, kept until this packet time to count trailing packets. */
+  readonly #lingering = new Map<Connection, number>()
+  readonly #closedRecently = new Map<number, { key: Uint8Array; lowEnd: number | undefined; highEnd: number | undefined; ts: number }>()
   // Scratch key buffer: src addr, dst addr, ports, proto in a canonical (low side first) order.
   readonly #scratch = new Uint8Array(37)
 
@@ -78,8 +92,11 @@ export class FlowTable {
     for (let c = this.#head; c; c = c.next) yield c
   }
 
-  /** Feeds one decoded TCP or UDP packet. Other protocols are ignored. */
-  process(p: DecodedPacket, tsMs: number): void {
+  /**
+   * Feeds one decoded TCP or UDP packet; `wireLen` is its length on the wire (counters count wire
+   * bytes, as tshark's conversation statistics do). Other protocols are ignored.
+   */
+  process(p: DecodedPacket, tsMs: number, wireLen = p.data.length): void {
     if (p.ipProto !== IpProto.TCP && p.ipProto !== IpProto.UDP) return
     const { key, fromLow, hash } = this.#makeKey(p)
     let conn = this.#find(hash, key)
@@ -87,7 +104,20 @@ export class FlowTable {
     if (conn !== undefined && isTcp && (p.tcpFlags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN && conn.state !== 'syn_sent') {
       // A fresh SYN on a known 5-tuple: the port was reused; the old connection is over.
       this.#close(conn, tsMs, 'fin')
+      this.#release(conn, tsMs)
       conn = undefined
+    }
+    if (conn?.closed) {
+      // A trailing packet of a connection that ended (last ACK, retransmitted FIN): count it only.
+      const st = conn.stats[conn.dirOf(fromLow)]
+      st.pkts++
+      st.bytes += wireLen
+      conn.lastTs = tsMs
+      return
+    }
+    if (conn === undefined && isTcp && this.#isLateRetransmission(p, key, hash, fromLow, tsMs)) {
+      this.stats.retransmissions++
+      return
     }
     if (conn === undefined) {
       if (isTcp && p.payloadLength === 0 && (p.tcpFlags & (TcpFlag.SYN | TcpFlag.FIN | TcpFlag.RST)) === 0) {
@@ -102,7 +132,7 @@ export class FlowTable {
     const dir = conn.dirOf(fromLow)
     const st = conn.stats[dir]
     st.pkts++
-    st.bytes += p.payloadLength
+    st.bytes += wireLen
     const payload = p.data.subarray(p.payloadOffset, p.payloadOffset + p.payloadLength)
     if (!isTcp) {
       if (payload.length > 0) conn.consumer?.onData(dir, payload, tsMs)
@@ -123,16 +153,17 @@ export class FlowTable {
     }
     if (flags & TcpFlag.SYN) {
       half.onSyn(p.tcpSeq)
-      if (flags & TcpFlag.ACK) conn.state = 'established'
+      if (!(flags & TcpFlag.ACK) && conn.synTs === undefined) conn.synTs = tsMs
     } else if (conn.state === 'syn_sent' && flags & TcpFlag.ACK) {
+      // The client's ACK of the SYN-ACK completes the three-way handshake (RFC 9293 §3.5).
       conn.state = 'established'
+      if (dir === 0 && conn.synTs !== undefined && conn.handshakeUs === undefined) {
+        conn.handshakeUs = Math.max(0, Math.round((tsMs - conn.synTs) * 1000))
+      }
     }
-    // Data before the RST still counts; the RST then closes the connection.
-    const seq = flags & TcpFlag.SYN ? (p.tcpSeq + 1) >>> 0 : p.tcpSeq
-    const before = half.retransmissions
-    const added = half.onSegment(seq, payload, (flags & TcpFlag.FIN) !== 0, tsMs, deliver)
-    this.stats.retransmissions += half.retransmissions - before
-    this.#account(added)
+    // The ACK first: the sender had received the acknowledged bytes before it sent this segment,
+    // so a hole it covers (and the data buffered behind it) comes before this payload. A response
+    // must not reach the dissector ahead of the request it answers.
     if (flags & TcpFlag.ACK) {
       const other = (1 - dir) as Direction
       const otherHalf = conn.halves[other]
@@ -144,6 +175,12 @@ export class FlowTable {
       }
       this.#account(-otherHalf.onPeerAck(p.tcpAck, tsMs, otherDeliver, otherGap))
     }
+    // Data before the RST still counts; the RST then closes the connection.
+    const seq = flags & TcpFlag.SYN ? (p.tcpSeq + 1) >>> 0 : p.tcpSeq
+    const before = half.retransmissions
+    const added = half.onSegment(seq, payload, (flags & TcpFlag.FIN) !== 0, tsMs, deliver)
+    this.stats.retransmissions += half.retransmissions - before
+    this.#account(added)
     if (half.buffered > this.limits.maxBufferedPerConnection) {
       this.stats.bufferOverflows++
       this.#account(-half.skipHole(tsMs, deliver, gap))
@@ -164,11 +201,14 @@ export class FlowTable {
 
   /** Closes connections idle longer than their timeout (packet time or wall time). */
   expire(nowMs: number): void {
+    for (const [c, until] of this.#lingering) if (nowMs >= until) this.#release(c, nowMs)
     for (let c = this.#head; c; ) {
       const next = c.next
       const idle = c.transport === 'tcp' ? this.limits.tcpIdleMs : this.limits.udpIdleMs
       const idleFor = nowMs - c.lastTs
-      if (idleFor >= idle) this.#close(c, nowMs, 'timeout')
+      if (c.closed) {
+        // Lingering: released by the loop above.
+      } else if (idleFor >= idle) this.#close(c, nowMs, 'timeout')
       // The list is ordered by activity: once a connection is younger than the shortest timeout,
       // so is everything after it.
       else if (idleFor < this.#minIdle) break
@@ -180,35 +220,86 @@ export class FlowTable {
   closeAll(tsMs: number): void {
     for (let c = this.#head; c; ) {
       const next = c.next
-      this.#close(c, tsMs, 'flush')
+      if (c.closed) this.#release(c, tsMs)
+      else this.#close(c, tsMs, 'flush')
       c = next
     }
   }
 
+  /**
+   * Ends a connection. Its streams end at once (the dissector sees onClose); after FIN or RST its
+   * L4 record lingers for `LINGER_MS` of packet time (like TIME-WAIT, RFC 9293 §3.6.1) so trailing
+   * packets (the last ACK, retransmitted FINs) are still counted, as tshark's conversations count
+   * them. Other reasons (timeout, eviction, flush) release it right away.
+   */
   #close(conn: Connection, tsMs: number, reason: CloseReason): void {
-    if (conn.closed) return
-    for (const dir of [0, 1] as const) {
-      const half = conn.halves[dir]
-      const consumer = conn.consumer
-      const freed = half.flush(
-        tsMs,
-        (d, ts) => consumer?.onData(dir, d, ts),
-        (len, ts) => {
-          this.stats.tcpGaps++
-          this.stats.tcpGapBytes += len
-          consumer?.onGap(dir, len, ts)
-        }
-      )
-      this.#account(-freed)
+    if (!conn.closed) {
+      for (const dir of [0, 1] as const) {
+        const half = conn.halves[dir]
+        const consumer = conn.consumer
+        const freed = half.flush(
+          tsMs,
+          (d, ts) => consumer?.onData(dir, d, ts),
+          (len, ts) => {
+            this.stats.tcpGaps++
+            this.stats.tcpGapBytes += len
+            consumer?.onGap(dir, len, ts)
+          }
+        )
+        this.#account(-freed)
+      }
+      conn.closed = true
+      conn.closeReason = reason
+      if (conn.state !== 'reset') conn.state = 'closed'
+      try {
+        conn.consumer?.onClose(tsMs, reason)
+      } finally {
+        conn.consumer = undefined
+      }
+      if ((reason === 'fin' || reason === 'rst') && conn.transport === 'tcp') {
+        this.#lingering.set(conn, tsMs + LINGER_MS)
+        return
+      }
     }
-    conn.closed = true
-    conn.closeReason = reason
-    if (conn.state !== 'reset') conn.state = 'closed'
+    this.#release(conn, tsMs)
+  }
+
+  /** Takes a closed connection out of the table for good. */
+  #release(conn: Connection, tsMs: number): void {
+    if (!this.#lingering.delete(conn) && !conn.closed) return
+    if (conn.closeReason === 'fin' || conn.closeReason === 'rst') this.#rememberClosed(conn, tsMs)
+    if (!this.#inTable(conn)) return
     this.#remove(conn)
-    try {
-      conn.consumer?.onClose(tsMs, reason)
-    } finally {
-      this.#opts.onClosed?.(conn)
+    this.#opts.onClosed?.(conn)
+  }
+
+
+  #isLateRetransmission(p: DecodedPacket, key: Uint8Array, hash: number, fromLow: boolean, tsMs: number): boolean {
+    const c = this.#closedRecently.get(hash)
+    if (c === undefined || !sameKey(c.key, key)) return false
+    if (p.tcpFlags & TcpFlag.SYN || tsMs - c.ts > this.limits.tcpIdleMs) {
+      // A new connection on the same ports, or long enough ago: forget the old one.
+      this.#closedRecently.delete(hash)
+      return false
+    }
+    const end = fromLow ? c.lowEnd : c.highEnd
+    // Entirely before where that side's stream ended (FIN and RST count).
+    return end !== undefined && seqDiff(seqAdd(p.tcpSeq, p.payloadLength), end) <= 0
+  }
+
+  #rememberClosed(conn: Connection, tsMs: number): void {
+    if (conn.transport !== 'tcp') return
+    const end = (dir: Direction): number | undefined => {
+      const h = conn.halves[dir]
+      return h.finSeq !== undefined ? seqAdd(h.finSeq, 1) : h.nextSeq
+    }
+    const lowDir = conn.dirOf(true)
+    const hash = hashKey(conn.key, conn.key.length)
+    this.#closedRecently.delete(hash)
+    this.#closedRecently.set(hash, { key: conn.key, lowEnd: end(lowDir), highEnd: end((1 - lowDir) as Direction), ts: tsMs })
+    if (this.#closedRecently.size > MAX_CLOSED_REMEMBERED) {
+      const oldest = this.#closedRecently.keys().next().value
+      if (oldest !== undefined) this.#closedRecently.delete(oldest)
     }
   }
 
@@ -242,7 +333,9 @@ export class FlowTable {
   #open(p: DecodedPacket, key: Uint8Array, hash: number, fromLow: boolean, tsMs: number): Connection {
     if (this.#size >= this.limits.maxConnections && this.#head) {
       this.stats.evictedConnections++
-      this.#close(this.#head, tsMs, 'evicted')
+      const oldest = this.#head
+      this.#close(oldest, tsMs, 'evicted')
+      this.#release(oldest, tsMs)
     }
     const d = p.data
     const src = { ip: formatAddress(d, p.srcOffset, p.addrLen), port: p.srcPort }
@@ -298,6 +391,10 @@ export class FlowTable {
     this.#unlink(conn)
     this.#size--
     this.stats.connectionsActive = this.#size
+  }
+
+  #inTable(conn: Connection): boolean {
+    return conn.prev !== undefined || conn.next !== undefined || this.#head === conn
   }
 
   #find(hash: number, key: Uint8Array): Connection | undefined {

@@ -61,7 +61,13 @@ export class TcpHalf {
    * `ack` covers the hole, the hole's bytes were lost by the capture, not the network.
    */
   onPeerAck(ack: number, tsMs: number, deliver: Deliver, gap: Gap): number {
-    if (this.nextSeq === undefined || this.#pending.length === 0) return 0
+    if (this.nextSeq === undefined) return 0
+    if (this.#pending.length === 0) {
+      // The peer acknowledged our FIN (it takes one sequence number, RFC 9293 §3.4) while bytes
+      // before it never reached the capture: nothing follows that could reveal the hole later.
+      if (this.finSeq !== undefined && seqDiff(ack, this.finSeq) > 0) this.#finHole(tsMs, gap)
+      return 0
+    }
     const first = this.#pending[0]!
     if (seqDiff(ack, first.seq) >= 0) return this.skipHole(tsMs, deliver, gap)
     return 0
@@ -88,7 +94,20 @@ export class TcpHalf {
   flush(tsMs: number, deliver: Deliver, gap: Gap): number {
     let freed = 0
     while (this.#pending.length > 0) freed += this.skipHole(tsMs, deliver, gap)
+    this.#finHole(tsMs, gap)
     return freed
+  }
+
+  /** Bytes between what was delivered and a FIN seen beyond it are a gap. */
+  #finHole(tsMs: number, gap: Gap): void {
+    if (this.finSeq === undefined || this.nextSeq === undefined || this.finished) return
+    const hole = seqDiff(this.finSeq, this.nextSeq)
+    if (hole <= 0) return
+    this.gaps++
+    this.gapBytes += hole
+    gap(hole, tsMs)
+    this.nextSeq = this.finSeq
+    this.#checkFin()
   }
 
   #buffer(seq: number, payload: Uint8Array, tsMs: number): number {

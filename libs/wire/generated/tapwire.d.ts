@@ -1785,5 +1785,359 @@ export namespace tapwire {
             /** Shape of a PcapChunk. */
             type $Shape = tapwire.v1.PcapChunk.$Properties;
         }
+
+        /**
+         * Properties of a FlowsRequest.
+         * @deprecated Use tapwire.v1.FlowsRequest.$Properties instead.
+         */
+        interface IFlowsRequest extends tapwire.v1.FlowsRequest.$Properties {
+        }
+
+        /** Represents a FlowsRequest. */
+        class FlowsRequest {
+
+            /**
+             * Constructs a new FlowsRequest.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: tapwire.v1.FlowsRequest.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** FlowsRequest limit. */
+            limit: number;
+
+            /**
+             * Creates a new FlowsRequest instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns FlowsRequest instance
+             */
+            static create(properties: tapwire.v1.FlowsRequest.$Shape): tapwire.v1.FlowsRequest & tapwire.v1.FlowsRequest.$Shape;
+            static create(properties?: tapwire.v1.FlowsRequest.$Properties): tapwire.v1.FlowsRequest;
+
+            /**
+             * Encodes the specified FlowsRequest message. Does not implicitly {@link tapwire.v1.FlowsRequest.verify|verify} messages.
+             * @param message FlowsRequest message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: tapwire.v1.FlowsRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a FlowsRequest message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {tapwire.v1.FlowsRequest & tapwire.v1.FlowsRequest.$Shape} FlowsRequest
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): tapwire.v1.FlowsRequest & tapwire.v1.FlowsRequest.$Shape;
+
+            /**
+             * Creates a FlowsRequest message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns FlowsRequest
+             */
+            static fromObject(object: { [k: string]: any }): tapwire.v1.FlowsRequest;
+
+            /**
+             * Creates a plain object from a FlowsRequest message. Also converts values to other types if specified.
+             * @param message FlowsRequest
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: tapwire.v1.FlowsRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this FlowsRequest to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace FlowsRequest {
+
+            /** Properties of a FlowsRequest. */
+            interface $Properties {
+
+                /** FlowsRequest limit */
+                limit?: (number|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a FlowsRequest. */
+            type $Shape = tapwire.v1.FlowsRequest.$Properties;
+        }
+
+        /**
+         * Properties of a FlowRecord.
+         * @deprecated Use tapwire.v1.FlowRecord.$Properties instead.
+         */
+        interface IFlowRecord extends tapwire.v1.FlowRecord.$Properties {
+        }
+
+        /** Represents a FlowRecord. */
+        class FlowRecord {
+
+            /**
+             * Constructs a new FlowRecord.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: tapwire.v1.FlowRecord.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** FlowRecord flowId. */
+            flowId: number;
+
+            /** FlowRecord transport. */
+            transport: string;
+
+            /** FlowRecord client. */
+            client?: (tapwire.v1.Endpoint.$Properties|null);
+
+            /** FlowRecord server. */
+            server?: (tapwire.v1.Endpoint.$Properties|null);
+
+            /** FlowRecord state. */
+            state: string;
+
+            /** FlowRecord clientPkts. */
+            clientPkts: number;
+
+            /** FlowRecord clientBytes. */
+            clientBytes: number;
+
+            /** FlowRecord serverPkts. */
+            serverPkts: number;
+
+            /** FlowRecord serverBytes. */
+            serverBytes: number;
+
+            /** FlowRecord firstTs. */
+            firstTs: number;
+
+            /** FlowRecord lastTs. */
+            lastTs: number;
+
+            /** FlowRecord connections. */
+            connections: number;
+
+            /** FlowRecord l7. */
+            l7: string;
+
+            /** FlowRecord handshakeUs. */
+            handshakeUs: number[];
+
+            /** FlowRecord node. */
+            node: string;
+
+            /**
+             * Creates a new FlowRecord instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns FlowRecord instance
+             */
+            static create(properties: tapwire.v1.FlowRecord.$Shape): tapwire.v1.FlowRecord & tapwire.v1.FlowRecord.$Shape;
+            static create(properties?: tapwire.v1.FlowRecord.$Properties): tapwire.v1.FlowRecord;
+
+            /**
+             * Encodes the specified FlowRecord message. Does not implicitly {@link tapwire.v1.FlowRecord.verify|verify} messages.
+             * @param message FlowRecord message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: tapwire.v1.FlowRecord.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a FlowRecord message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {tapwire.v1.FlowRecord & tapwire.v1.FlowRecord.$Shape} FlowRecord
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): tapwire.v1.FlowRecord & tapwire.v1.FlowRecord.$Shape;
+
+            /**
+             * Creates a FlowRecord message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns FlowRecord
+             */
+            static fromObject(object: { [k: string]: any }): tapwire.v1.FlowRecord;
+
+            /**
+             * Creates a plain object from a FlowRecord message. Also converts values to other types if specified.
+             * @param message FlowRecord
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: tapwire.v1.FlowRecord, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this FlowRecord to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace FlowRecord {
+
+            /** Properties of a FlowRecord. */
+            interface $Properties {
+
+                /** FlowRecord flowId */
+                flowId?: (number|null);
+
+                /** FlowRecord transport */
+                transport?: (string|null);
+
+                /** FlowRecord client */
+                client?: (tapwire.v1.Endpoint.$Properties|null);
+
+                /** FlowRecord server */
+                server?: (tapwire.v1.Endpoint.$Properties|null);
+
+                /** FlowRecord state */
+                state?: (string|null);
+
+                /** FlowRecord clientPkts */
+                clientPkts?: (number|null);
+
+                /** FlowRecord clientBytes */
+                clientBytes?: (number|null);
+
+                /** FlowRecord serverPkts */
+                serverPkts?: (number|null);
+
+                /** FlowRecord serverBytes */
+                serverBytes?: (number|null);
+
+                /** FlowRecord firstTs */
+                firstTs?: (number|null);
+
+                /** FlowRecord lastTs */
+                lastTs?: (number|null);
+
+                /** FlowRecord connections */
+                connections?: (number|null);
+
+                /** FlowRecord l7 */
+                l7?: (string|null);
+
+                /** FlowRecord handshakeUs */
+                handshakeUs?: (number[]|null);
+
+                /** FlowRecord node */
+                node?: (string|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a FlowRecord. */
+            type $Shape = tapwire.v1.FlowRecord.$Properties;
+        }
+
+        /**
+         * Properties of a FlowsResponse.
+         * @deprecated Use tapwire.v1.FlowsResponse.$Properties instead.
+         */
+        interface IFlowsResponse extends tapwire.v1.FlowsResponse.$Properties {
+        }
+
+        /** Represents a FlowsResponse. */
+        class FlowsResponse {
+
+            /**
+             * Constructs a new FlowsResponse.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: tapwire.v1.FlowsResponse.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** FlowsResponse node. */
+            node: string;
+
+            /** FlowsResponse flows. */
+            flows: tapwire.v1.FlowRecord.$Properties[];
+
+            /** FlowsResponse truncated. */
+            truncated: boolean;
+
+            /**
+             * Creates a new FlowsResponse instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns FlowsResponse instance
+             */
+            static create(properties: tapwire.v1.FlowsResponse.$Shape): tapwire.v1.FlowsResponse & tapwire.v1.FlowsResponse.$Shape;
+            static create(properties?: tapwire.v1.FlowsResponse.$Properties): tapwire.v1.FlowsResponse;
+
+            /**
+             * Encodes the specified FlowsResponse message. Does not implicitly {@link tapwire.v1.FlowsResponse.verify|verify} messages.
+             * @param message FlowsResponse message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: tapwire.v1.FlowsResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a FlowsResponse message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {tapwire.v1.FlowsResponse & tapwire.v1.FlowsResponse.$Shape} FlowsResponse
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): tapwire.v1.FlowsResponse & tapwire.v1.FlowsResponse.$Shape;
+
+            /**
+             * Creates a FlowsResponse message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns FlowsResponse
+             */
+            static fromObject(object: { [k: string]: any }): tapwire.v1.FlowsResponse;
+
+            /**
+             * Creates a plain object from a FlowsResponse message. Also converts values to other types if specified.
+             * @param message FlowsResponse
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: tapwire.v1.FlowsResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this FlowsResponse to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace FlowsResponse {
+
+            /** Properties of a FlowsResponse. */
+            interface $Properties {
+
+                /** FlowsResponse node */
+                node?: (string|null);
+
+                /** FlowsResponse flows */
+                flows?: (tapwire.v1.FlowRecord.$Properties[]|null);
+
+                /** FlowsResponse truncated */
+                truncated?: (boolean|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a FlowsResponse. */
+            type $Shape = tapwire.v1.FlowsResponse.$Properties;
+        }
     }
 }

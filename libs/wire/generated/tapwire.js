@@ -6063,6 +6063,1161 @@ export const tapwire = $root.tapwire = (() => {
             return PcapChunk;
         })();
 
+        v1.FlowsRequest = (function() {
+
+            /**
+             * Properties of a FlowsRequest.
+             * @typedef {Object} tapwire.v1.FlowsRequest.$Properties
+             * @property {number|null} [limit] FlowsRequest limit
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a FlowsRequest.
+             * @memberof tapwire.v1
+             * @interface IFlowsRequest
+             * @augments tapwire.v1.FlowsRequest.$Properties
+             * @deprecated Use tapwire.v1.FlowsRequest.$Properties instead.
+             */
+
+            /**
+             * Shape of a FlowsRequest.
+             * @typedef {tapwire.v1.FlowsRequest.$Properties} tapwire.v1.FlowsRequest.$Shape
+             */
+
+            /**
+             * Constructs a new FlowsRequest.
+             * @memberof tapwire.v1
+             * @classdesc Represents a FlowsRequest.
+             * @constructor
+             * @param {tapwire.v1.FlowsRequest.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const FlowsRequest = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * FlowsRequest limit.
+             * @member {number} limit
+             * @memberof tapwire.v1.FlowsRequest
+             * @instance
+             */
+            FlowsRequest.prototype.limit = 0;
+
+            /**
+             * Creates a new FlowsRequest instance using the specified properties.
+             * @function create
+             * @memberof tapwire.v1.FlowsRequest
+             * @static
+             * @param {tapwire.v1.FlowsRequest.$Properties=} [properties] Properties to set
+             * @returns {tapwire.v1.FlowsRequest} FlowsRequest instance
+             * @type {{
+             *   (properties: tapwire.v1.FlowsRequest.$Shape): tapwire.v1.FlowsRequest & tapwire.v1.FlowsRequest.$Shape;
+             *   (properties?: tapwire.v1.FlowsRequest.$Properties): tapwire.v1.FlowsRequest;
+             * }}
+             */
+            FlowsRequest.create = function(properties) {
+                return new FlowsRequest(properties);
+            };
+
+            /**
+             * Encodes the specified FlowsRequest message. Does not implicitly {@link tapwire.v1.FlowsRequest.verify|verify} messages.
+             * @function encode
+             * @memberof tapwire.v1.FlowsRequest
+             * @static
+             * @param {tapwire.v1.FlowsRequest.$Properties} message FlowsRequest message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            FlowsRequest.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.limit != null && $Object.hasOwnProperty.call(message, "limit") && message.limit !== 0)
+                    writer.uint32(/* id 1, wireType 0 =*/8).uint32(message.limit);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a FlowsRequest message from the specified reader or buffer.
+             * @function decode
+             * @memberof tapwire.v1.FlowsRequest
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {tapwire.v1.FlowsRequest & tapwire.v1.FlowsRequest.$Shape} FlowsRequest
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            FlowsRequest.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.tapwire.v1.FlowsRequest();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.limit = value;
+                            else
+                                delete message.limit;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a FlowsRequest message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof tapwire.v1.FlowsRequest
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {tapwire.v1.FlowsRequest} FlowsRequest
+             */
+            FlowsRequest.fromObject = function (object, _depth) {
+                if (object instanceof $root.tapwire.v1.FlowsRequest)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".tapwire.v1.FlowsRequest: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.tapwire.v1.FlowsRequest();
+                if (object.limit != null)
+                    if ($Number(object.limit) !== 0)
+                        message.limit = object.limit >>> 0;
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a FlowsRequest message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof tapwire.v1.FlowsRequest
+             * @static
+             * @param {tapwire.v1.FlowsRequest} message FlowsRequest
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            FlowsRequest.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults)
+                    object.limit = 0;
+                if (message.limit != null && $Object.hasOwnProperty.call(message, "limit"))
+                    object.limit = message.limit;
+                return object;
+            };
+
+            /**
+             * Converts this FlowsRequest to JSON.
+             * @function toJSON
+             * @memberof tapwire.v1.FlowsRequest
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            FlowsRequest.prototype.toJSON = function() {
+                return FlowsRequest.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return FlowsRequest;
+        })();
+
+        v1.FlowRecord = (function() {
+
+            /**
+             * Properties of a FlowRecord.
+             * @typedef {Object} tapwire.v1.FlowRecord.$Properties
+             * @property {number|null} [flowId] FlowRecord flowId
+             * @property {string|null} [transport] FlowRecord transport
+             * @property {tapwire.v1.Endpoint.$Properties|null} [client] FlowRecord client
+             * @property {tapwire.v1.Endpoint.$Properties|null} [server] FlowRecord server
+             * @property {string|null} [state] FlowRecord state
+             * @property {number|null} [clientPkts] FlowRecord clientPkts
+             * @property {number|null} [clientBytes] FlowRecord clientBytes
+             * @property {number|null} [serverPkts] FlowRecord serverPkts
+             * @property {number|null} [serverBytes] FlowRecord serverBytes
+             * @property {number|null} [firstTs] FlowRecord firstTs
+             * @property {number|null} [lastTs] FlowRecord lastTs
+             * @property {number|null} [connections] FlowRecord connections
+             * @property {string|null} [l7] FlowRecord l7
+             * @property {Array.<number>|null} [handshakeUs] FlowRecord handshakeUs
+             * @property {string|null} [node] FlowRecord node
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a FlowRecord.
+             * @memberof tapwire.v1
+             * @interface IFlowRecord
+             * @augments tapwire.v1.FlowRecord.$Properties
+             * @deprecated Use tapwire.v1.FlowRecord.$Properties instead.
+             */
+
+            /**
+             * Shape of a FlowRecord.
+             * @typedef {tapwire.v1.FlowRecord.$Properties} tapwire.v1.FlowRecord.$Shape
+             */
+
+            /**
+             * Constructs a new FlowRecord.
+             * @memberof tapwire.v1
+             * @classdesc Represents a FlowRecord.
+             * @constructor
+             * @param {tapwire.v1.FlowRecord.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const FlowRecord = function (properties) {
+                this.handshakeUs = [];
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * FlowRecord flowId.
+             * @member {number} flowId
+             * @memberof tapwire.v1.FlowRecord
+             * @instance
+             */
+            FlowRecord.prototype.flowId = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * FlowRecord transport.
+             * @member {string} transport
+             * @memberof tapwire.v1.FlowRecord
+             * @instance
+             */
+            FlowRecord.prototype.transport = "";
+
+            /**
+             * FlowRecord client.
+             * @member {tapwire.v1.Endpoint.$Properties|null|undefined} client
+             * @memberof tapwire.v1.FlowRecord
+             * @instance
+             */
+            FlowRecord.prototype.client = null;
+
+            /**
+             * FlowRecord server.
+             * @member {tapwire.v1.Endpoint.$Properties|null|undefined} server
+             * @memberof tapwire.v1.FlowRecord
+             * @instance
+             */
+            FlowRecord.prototype.server = null;
+
+            /**
+             * FlowRecord state.
+             * @member {string} state
+             * @memberof tapwire.v1.FlowRecord
+             * @instance
+             */
+            FlowRecord.prototype.state = "";
+
+            /**
+             * FlowRecord clientPkts.
+             * @member {number} clientPkts
+             * @memberof tapwire.v1.FlowRecord
+             * @instance
+             */
+            FlowRecord.prototype.clientPkts = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * FlowRecord clientBytes.
+             * @member {number} clientBytes
+             * @memberof tapwire.v1.FlowRecord
+             * @instance
+             */
+            FlowRecord.prototype.clientBytes = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * FlowRecord serverPkts.
+             * @member {number} serverPkts
+             * @memberof tapwire.v1.FlowRecord
+             * @instance
+             */
+            FlowRecord.prototype.serverPkts = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * FlowRecord serverBytes.
+             * @member {number} serverBytes
+             * @memberof tapwire.v1.FlowRecord
+             * @instance
+             */
+            FlowRecord.prototype.serverBytes = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * FlowRecord firstTs.
+             * @member {number} firstTs
+             * @memberof tapwire.v1.FlowRecord
+             * @instance
+             */
+            FlowRecord.prototype.firstTs = 0;
+
+            /**
+             * FlowRecord lastTs.
+             * @member {number} lastTs
+             * @memberof tapwire.v1.FlowRecord
+             * @instance
+             */
+            FlowRecord.prototype.lastTs = 0;
+
+            /**
+             * FlowRecord connections.
+             * @member {number} connections
+             * @memberof tapwire.v1.FlowRecord
+             * @instance
+             */
+            FlowRecord.prototype.connections = 0;
+
+            /**
+             * FlowRecord l7.
+             * @member {string} l7
+             * @memberof tapwire.v1.FlowRecord
+             * @instance
+             */
+            FlowRecord.prototype.l7 = "";
+
+            /**
+             * FlowRecord handshakeUs.
+             * @member {Array.<number>} handshakeUs
+             * @memberof tapwire.v1.FlowRecord
+             * @instance
+             */
+            FlowRecord.prototype.handshakeUs = $util.emptyArray;
+
+            /**
+             * FlowRecord node.
+             * @member {string} node
+             * @memberof tapwire.v1.FlowRecord
+             * @instance
+             */
+            FlowRecord.prototype.node = "";
+
+            /**
+             * Creates a new FlowRecord instance using the specified properties.
+             * @function create
+             * @memberof tapwire.v1.FlowRecord
+             * @static
+             * @param {tapwire.v1.FlowRecord.$Properties=} [properties] Properties to set
+             * @returns {tapwire.v1.FlowRecord} FlowRecord instance
+             * @type {{
+             *   (properties: tapwire.v1.FlowRecord.$Shape): tapwire.v1.FlowRecord & tapwire.v1.FlowRecord.$Shape;
+             *   (properties?: tapwire.v1.FlowRecord.$Properties): tapwire.v1.FlowRecord;
+             * }}
+             */
+            FlowRecord.create = function(properties) {
+                return new FlowRecord(properties);
+            };
+
+            /**
+             * Encodes the specified FlowRecord message. Does not implicitly {@link tapwire.v1.FlowRecord.verify|verify} messages.
+             * @function encode
+             * @memberof tapwire.v1.FlowRecord
+             * @static
+             * @param {tapwire.v1.FlowRecord.$Properties} message FlowRecord message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            FlowRecord.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.flowId != null && $Object.hasOwnProperty.call(message, "flowId") && (typeof message.flowId === "object" ? message.flowId.low || message.flowId.high : message.flowId !== 0))
+                    writer.uint32(/* id 1, wireType 0 =*/8).uint64(message.flowId);
+                if (message.transport != null && $Object.hasOwnProperty.call(message, "transport") && message.transport !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.transport);
+                if (message.client != null && $Object.hasOwnProperty.call(message, "client"))
+                    $root.tapwire.v1.Endpoint.encode(message.client, writer.uint32(/* id 3, wireType 2 =*/26).fork(), _depth + 1).ldelim();
+                if (message.server != null && $Object.hasOwnProperty.call(message, "server"))
+                    $root.tapwire.v1.Endpoint.encode(message.server, writer.uint32(/* id 4, wireType 2 =*/34).fork(), _depth + 1).ldelim();
+                if (message.state != null && $Object.hasOwnProperty.call(message, "state") && message.state !== "")
+                    writer.uint32(/* id 5, wireType 2 =*/42).string(message.state);
+                if (message.clientPkts != null && $Object.hasOwnProperty.call(message, "clientPkts") && (typeof message.clientPkts === "object" ? message.clientPkts.low || message.clientPkts.high : message.clientPkts !== 0))
+                    writer.uint32(/* id 6, wireType 0 =*/48).uint64(message.clientPkts);
+                if (message.clientBytes != null && $Object.hasOwnProperty.call(message, "clientBytes") && (typeof message.clientBytes === "object" ? message.clientBytes.low || message.clientBytes.high : message.clientBytes !== 0))
+                    writer.uint32(/* id 7, wireType 0 =*/56).uint64(message.clientBytes);
+                if (message.serverPkts != null && $Object.hasOwnProperty.call(message, "serverPkts") && (typeof message.serverPkts === "object" ? message.serverPkts.low || message.serverPkts.high : message.serverPkts !== 0))
+                    writer.uint32(/* id 8, wireType 0 =*/64).uint64(message.serverPkts);
+                if (message.serverBytes != null && $Object.hasOwnProperty.call(message, "serverBytes") && (typeof message.serverBytes === "object" ? message.serverBytes.low || message.serverBytes.high : message.serverBytes !== 0))
+                    writer.uint32(/* id 9, wireType 0 =*/72).uint64(message.serverBytes);
+                if (message.firstTs != null && $Object.hasOwnProperty.call(message, "firstTs") && !$Object.is(message.firstTs, 0))
+                    writer.uint32(/* id 10, wireType 1 =*/81).double(message.firstTs);
+                if (message.lastTs != null && $Object.hasOwnProperty.call(message, "lastTs") && !$Object.is(message.lastTs, 0))
+                    writer.uint32(/* id 11, wireType 1 =*/89).double(message.lastTs);
+                if (message.connections != null && $Object.hasOwnProperty.call(message, "connections") && message.connections !== 0)
+                    writer.uint32(/* id 12, wireType 0 =*/96).uint32(message.connections);
+                if (message.l7 != null && $Object.hasOwnProperty.call(message, "l7") && message.l7 !== "")
+                    writer.uint32(/* id 13, wireType 2 =*/106).string(message.l7);
+                if (message.handshakeUs != null && message.handshakeUs.length)
+                    writer.uint32(/* id 14, wireType 2 =*/114).doubles(message.handshakeUs);
+                if (message.node != null && $Object.hasOwnProperty.call(message, "node") && message.node !== "")
+                    writer.uint32(/* id 15, wireType 2 =*/122).string(message.node);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a FlowRecord message from the specified reader or buffer.
+             * @function decode
+             * @memberof tapwire.v1.FlowRecord
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {tapwire.v1.FlowRecord & tapwire.v1.FlowRecord.$Shape} FlowRecord
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            FlowRecord.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.tapwire.v1.FlowRecord();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.flowId = value;
+                            else
+                                delete message.flowId;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.transport = value;
+                            else
+                                delete message.transport;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            message.client = $root.tapwire.v1.Endpoint.decode(reader, reader.size(), $undefined, _depth + 1, message.client);
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 2)
+                                break;
+                            message.server = $root.tapwire.v1.Endpoint.decode(reader, reader.size(), $undefined, _depth + 1, message.server);
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.state = value;
+                            else
+                                delete message.state;
+                            continue;
+                        }
+                    case 6: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.clientPkts = value;
+                            else
+                                delete message.clientPkts;
+                            continue;
+                        }
+                    case 7: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.clientBytes = value;
+                            else
+                                delete message.clientBytes;
+                            continue;
+                        }
+                    case 8: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.serverPkts = value;
+                            else
+                                delete message.serverPkts;
+                            continue;
+                        }
+                    case 9: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.serverBytes = value;
+                            else
+                                delete message.serverBytes;
+                            continue;
+                        }
+                    case 10: {
+                            if (wireType !== 1)
+                                break;
+                            if (!$Object.is(value = reader.double(), 0))
+                                message.firstTs = value;
+                            else
+                                delete message.firstTs;
+                            continue;
+                        }
+                    case 11: {
+                            if (wireType !== 1)
+                                break;
+                            if (!$Object.is(value = reader.double(), 0))
+                                message.lastTs = value;
+                            else
+                                delete message.lastTs;
+                            continue;
+                        }
+                    case 12: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.connections = value;
+                            else
+                                delete message.connections;
+                            continue;
+                        }
+                    case 13: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.l7 = value;
+                            else
+                                delete message.l7;
+                            continue;
+                        }
+                    case 14: {
+                            if (wireType === 2) {
+                                if (!(message.handshakeUs && message.handshakeUs.length))
+                                    message.handshakeUs = [];
+                                reader.doubles(message.handshakeUs);
+                                continue;
+                            }
+                            if (wireType !== 1)
+                                break;
+                            if (!(message.handshakeUs && message.handshakeUs.length))
+                                message.handshakeUs = [];
+                            message.handshakeUs.push(reader.double());
+                            continue;
+                        }
+                    case 15: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.node = value;
+                            else
+                                delete message.node;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a FlowRecord message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof tapwire.v1.FlowRecord
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {tapwire.v1.FlowRecord} FlowRecord
+             */
+            FlowRecord.fromObject = function (object, _depth) {
+                if (object instanceof $root.tapwire.v1.FlowRecord)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".tapwire.v1.FlowRecord: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.tapwire.v1.FlowRecord();
+                if (object.flowId != null)
+                    if (typeof object.flowId === "object" ? object.flowId.low || object.flowId.high : $Number(object.flowId) !== 0)
+                        if ($util.Long)
+                            message.flowId = $util.Long.fromValue(object.flowId, true);
+                        else if (typeof object.flowId === "string")
+                            message.flowId = $parseInt(object.flowId, 10);
+                        else if (typeof object.flowId === "number")
+                            message.flowId = object.flowId;
+                        else if (typeof object.flowId === "object")
+                            message.flowId = new $util.LongBits(object.flowId.low >>> 0, object.flowId.high >>> 0).toNumber(true);
+                if (object.transport != null)
+                    if (typeof object.transport !== "string" || object.transport.length)
+                        message.transport = $String(object.transport);
+                if (object.client != null) {
+                    if (!$util.isObject(object.client))
+                        throw $TypeError(".tapwire.v1.FlowRecord.client: object expected");
+                    message.client = $root.tapwire.v1.Endpoint.fromObject(object.client, _depth + 1);
+                }
+                if (object.server != null) {
+                    if (!$util.isObject(object.server))
+                        throw $TypeError(".tapwire.v1.FlowRecord.server: object expected");
+                    message.server = $root.tapwire.v1.Endpoint.fromObject(object.server, _depth + 1);
+                }
+                if (object.state != null)
+                    if (typeof object.state !== "string" || object.state.length)
+                        message.state = $String(object.state);
+                if (object.clientPkts != null)
+                    if (typeof object.clientPkts === "object" ? object.clientPkts.low || object.clientPkts.high : $Number(object.clientPkts) !== 0)
+                        if ($util.Long)
+                            message.clientPkts = $util.Long.fromValue(object.clientPkts, true);
+                        else if (typeof object.clientPkts === "string")
+                            message.clientPkts = $parseInt(object.clientPkts, 10);
+                        else if (typeof object.clientPkts === "number")
+                            message.clientPkts = object.clientPkts;
+                        else if (typeof object.clientPkts === "object")
+                            message.clientPkts = new $util.LongBits(object.clientPkts.low >>> 0, object.clientPkts.high >>> 0).toNumber(true);
+                if (object.clientBytes != null)
+                    if (typeof object.clientBytes === "object" ? object.clientBytes.low || object.clientBytes.high : $Number(object.clientBytes) !== 0)
+                        if ($util.Long)
+                            message.clientBytes = $util.Long.fromValue(object.clientBytes, true);
+                        else if (typeof object.clientBytes === "string")
+                            message.clientBytes = $parseInt(object.clientBytes, 10);
+                        else if (typeof object.clientBytes === "number")
+                            message.clientBytes = object.clientBytes;
+                        else if (typeof object.clientBytes === "object")
+                            message.clientBytes = new $util.LongBits(object.clientBytes.low >>> 0, object.clientBytes.high >>> 0).toNumber(true);
+                if (object.serverPkts != null)
+                    if (typeof object.serverPkts === "object" ? object.serverPkts.low || object.serverPkts.high : $Number(object.serverPkts) !== 0)
+                        if ($util.Long)
+                            message.serverPkts = $util.Long.fromValue(object.serverPkts, true);
+                        else if (typeof object.serverPkts === "string")
+                            message.serverPkts = $parseInt(object.serverPkts, 10);
+                        else if (typeof object.serverPkts === "number")
+                            message.serverPkts = object.serverPkts;
+                        else if (typeof object.serverPkts === "object")
+                            message.serverPkts = new $util.LongBits(object.serverPkts.low >>> 0, object.serverPkts.high >>> 0).toNumber(true);
+                if (object.serverBytes != null)
+                    if (typeof object.serverBytes === "object" ? object.serverBytes.low || object.serverBytes.high : $Number(object.serverBytes) !== 0)
+                        if ($util.Long)
+                            message.serverBytes = $util.Long.fromValue(object.serverBytes, true);
+                        else if (typeof object.serverBytes === "string")
+                            message.serverBytes = $parseInt(object.serverBytes, 10);
+                        else if (typeof object.serverBytes === "number")
+                            message.serverBytes = object.serverBytes;
+                        else if (typeof object.serverBytes === "object")
+                            message.serverBytes = new $util.LongBits(object.serverBytes.low >>> 0, object.serverBytes.high >>> 0).toNumber(true);
+                if (object.firstTs != null)
+                    if (!$Object.is($Number(object.firstTs), 0))
+                        message.firstTs = $Number(object.firstTs);
+                if (object.lastTs != null)
+                    if (!$Object.is($Number(object.lastTs), 0))
+                        message.lastTs = $Number(object.lastTs);
+                if (object.connections != null)
+                    if ($Number(object.connections) !== 0)
+                        message.connections = object.connections >>> 0;
+                if (object.l7 != null)
+                    if (typeof object.l7 !== "string" || object.l7.length)
+                        message.l7 = $String(object.l7);
+                if (object.handshakeUs) {
+                    if (!$Array.isArray(object.handshakeUs))
+                        throw $TypeError(".tapwire.v1.FlowRecord.handshakeUs: array expected");
+                    message.handshakeUs = $Array(object.handshakeUs.length);
+                    for (let i = 0; i < object.handshakeUs.length; ++i)
+                        message.handshakeUs[i] = $Number(object.handshakeUs[i]);
+                }
+                if (object.node != null)
+                    if (typeof object.node !== "string" || object.node.length)
+                        message.node = $String(object.node);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a FlowRecord message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof tapwire.v1.FlowRecord
+             * @static
+             * @param {tapwire.v1.FlowRecord} message FlowRecord
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            FlowRecord.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.arrays || options.defaults)
+                    object.handshakeUs = [];
+                if (options.defaults) {
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.flowId = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.flowId = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.transport = "";
+                    object.client = null;
+                    object.server = null;
+                    object.state = "";
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.clientPkts = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.clientPkts = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.clientBytes = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.clientBytes = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.serverPkts = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.serverPkts = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.serverBytes = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.serverBytes = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.firstTs = 0;
+                    object.lastTs = 0;
+                    object.connections = 0;
+                    object.l7 = "";
+                    object.node = "";
+                }
+                if (message.flowId != null && $Object.hasOwnProperty.call(message, "flowId"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.flowId = typeof message.flowId === "number" ? $BigInt(message.flowId) : $util.Long.fromBits(message.flowId.low >>> 0, message.flowId.high >>> 0, true).toBigInt();
+                    else if (typeof message.flowId === "number")
+                        object.flowId = options.longs === $String ? $String(message.flowId) : message.flowId;
+                    else
+                        object.flowId = options.longs === $String ? $util.Long.prototype.toString.call(message.flowId) : options.longs === $Number ? new $util.LongBits(message.flowId.low >>> 0, message.flowId.high >>> 0).toNumber(true) : message.flowId;
+                if (message.transport != null && $Object.hasOwnProperty.call(message, "transport"))
+                    object.transport = message.transport;
+                if (message.client != null && $Object.hasOwnProperty.call(message, "client"))
+                    object.client = $root.tapwire.v1.Endpoint.toObject(message.client, options, _depth + 1);
+                if (message.server != null && $Object.hasOwnProperty.call(message, "server"))
+                    object.server = $root.tapwire.v1.Endpoint.toObject(message.server, options, _depth + 1);
+                if (message.state != null && $Object.hasOwnProperty.call(message, "state"))
+                    object.state = message.state;
+                if (message.clientPkts != null && $Object.hasOwnProperty.call(message, "clientPkts"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.clientPkts = typeof message.clientPkts === "number" ? $BigInt(message.clientPkts) : $util.Long.fromBits(message.clientPkts.low >>> 0, message.clientPkts.high >>> 0, true).toBigInt();
+                    else if (typeof message.clientPkts === "number")
+                        object.clientPkts = options.longs === $String ? $String(message.clientPkts) : message.clientPkts;
+                    else
+                        object.clientPkts = options.longs === $String ? $util.Long.prototype.toString.call(message.clientPkts) : options.longs === $Number ? new $util.LongBits(message.clientPkts.low >>> 0, message.clientPkts.high >>> 0).toNumber(true) : message.clientPkts;
+                if (message.clientBytes != null && $Object.hasOwnProperty.call(message, "clientBytes"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.clientBytes = typeof message.clientBytes === "number" ? $BigInt(message.clientBytes) : $util.Long.fromBits(message.clientBytes.low >>> 0, message.clientBytes.high >>> 0, true).toBigInt();
+                    else if (typeof message.clientBytes === "number")
+                        object.clientBytes = options.longs === $String ? $String(message.clientBytes) : message.clientBytes;
+                    else
+                        object.clientBytes = options.longs === $String ? $util.Long.prototype.toString.call(message.clientBytes) : options.longs === $Number ? new $util.LongBits(message.clientBytes.low >>> 0, message.clientBytes.high >>> 0).toNumber(true) : message.clientBytes;
+                if (message.serverPkts != null && $Object.hasOwnProperty.call(message, "serverPkts"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.serverPkts = typeof message.serverPkts === "number" ? $BigInt(message.serverPkts) : $util.Long.fromBits(message.serverPkts.low >>> 0, message.serverPkts.high >>> 0, true).toBigInt();
+                    else if (typeof message.serverPkts === "number")
+                        object.serverPkts = options.longs === $String ? $String(message.serverPkts) : message.serverPkts;
+                    else
+                        object.serverPkts = options.longs === $String ? $util.Long.prototype.toString.call(message.serverPkts) : options.longs === $Number ? new $util.LongBits(message.serverPkts.low >>> 0, message.serverPkts.high >>> 0).toNumber(true) : message.serverPkts;
+                if (message.serverBytes != null && $Object.hasOwnProperty.call(message, "serverBytes"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.serverBytes = typeof message.serverBytes === "number" ? $BigInt(message.serverBytes) : $util.Long.fromBits(message.serverBytes.low >>> 0, message.serverBytes.high >>> 0, true).toBigInt();
+                    else if (typeof message.serverBytes === "number")
+                        object.serverBytes = options.longs === $String ? $String(message.serverBytes) : message.serverBytes;
+                    else
+                        object.serverBytes = options.longs === $String ? $util.Long.prototype.toString.call(message.serverBytes) : options.longs === $Number ? new $util.LongBits(message.serverBytes.low >>> 0, message.serverBytes.high >>> 0).toNumber(true) : message.serverBytes;
+                if (message.firstTs != null && $Object.hasOwnProperty.call(message, "firstTs"))
+                    object.firstTs = options.json && !$isFinite(message.firstTs) ? $String(message.firstTs) : message.firstTs;
+                if (message.lastTs != null && $Object.hasOwnProperty.call(message, "lastTs"))
+                    object.lastTs = options.json && !$isFinite(message.lastTs) ? $String(message.lastTs) : message.lastTs;
+                if (message.connections != null && $Object.hasOwnProperty.call(message, "connections"))
+                    object.connections = message.connections;
+                if (message.l7 != null && $Object.hasOwnProperty.call(message, "l7"))
+                    object.l7 = message.l7;
+                if (message.handshakeUs && message.handshakeUs.length) {
+                    object.handshakeUs = $Array(message.handshakeUs.length);
+                    for (let j = 0; j < message.handshakeUs.length; ++j)
+                        object.handshakeUs[j] = options.json && !$isFinite(message.handshakeUs[j]) ? $String(message.handshakeUs[j]) : message.handshakeUs[j];
+                }
+                if (message.node != null && $Object.hasOwnProperty.call(message, "node"))
+                    object.node = message.node;
+                return object;
+            };
+
+            /**
+             * Converts this FlowRecord to JSON.
+             * @function toJSON
+             * @memberof tapwire.v1.FlowRecord
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            FlowRecord.prototype.toJSON = function() {
+                return FlowRecord.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return FlowRecord;
+        })();
+
+        v1.FlowsResponse = (function() {
+
+            /**
+             * Properties of a FlowsResponse.
+             * @typedef {Object} tapwire.v1.FlowsResponse.$Properties
+             * @property {string|null} [node] FlowsResponse node
+             * @property {Array.<tapwire.v1.FlowRecord.$Properties>|null} [flows] FlowsResponse flows
+             * @property {boolean|null} [truncated] FlowsResponse truncated
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a FlowsResponse.
+             * @memberof tapwire.v1
+             * @interface IFlowsResponse
+             * @augments tapwire.v1.FlowsResponse.$Properties
+             * @deprecated Use tapwire.v1.FlowsResponse.$Properties instead.
+             */
+
+            /**
+             * Shape of a FlowsResponse.
+             * @typedef {tapwire.v1.FlowsResponse.$Properties} tapwire.v1.FlowsResponse.$Shape
+             */
+
+            /**
+             * Constructs a new FlowsResponse.
+             * @memberof tapwire.v1
+             * @classdesc Represents a FlowsResponse.
+             * @constructor
+             * @param {tapwire.v1.FlowsResponse.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const FlowsResponse = function (properties) {
+                this.flows = [];
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * FlowsResponse node.
+             * @member {string} node
+             * @memberof tapwire.v1.FlowsResponse
+             * @instance
+             */
+            FlowsResponse.prototype.node = "";
+
+            /**
+             * FlowsResponse flows.
+             * @member {Array.<tapwire.v1.FlowRecord.$Properties>} flows
+             * @memberof tapwire.v1.FlowsResponse
+             * @instance
+             */
+            FlowsResponse.prototype.flows = $util.emptyArray;
+
+            /**
+             * FlowsResponse truncated.
+             * @member {boolean} truncated
+             * @memberof tapwire.v1.FlowsResponse
+             * @instance
+             */
+            FlowsResponse.prototype.truncated = false;
+
+            /**
+             * Creates a new FlowsResponse instance using the specified properties.
+             * @function create
+             * @memberof tapwire.v1.FlowsResponse
+             * @static
+             * @param {tapwire.v1.FlowsResponse.$Properties=} [properties] Properties to set
+             * @returns {tapwire.v1.FlowsResponse} FlowsResponse instance
+             * @type {{
+             *   (properties: tapwire.v1.FlowsResponse.$Shape): tapwire.v1.FlowsResponse & tapwire.v1.FlowsResponse.$Shape;
+             *   (properties?: tapwire.v1.FlowsResponse.$Properties): tapwire.v1.FlowsResponse;
+             * }}
+             */
+            FlowsResponse.create = function(properties) {
+                return new FlowsResponse(properties);
+            };
+
+            /**
+             * Encodes the specified FlowsResponse message. Does not implicitly {@link tapwire.v1.FlowsResponse.verify|verify} messages.
+             * @function encode
+             * @memberof tapwire.v1.FlowsResponse
+             * @static
+             * @param {tapwire.v1.FlowsResponse.$Properties} message FlowsResponse message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            FlowsResponse.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.node != null && $Object.hasOwnProperty.call(message, "node") && message.node !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.node);
+                if (message.flows != null && message.flows.length)
+                    for (let i = 0; i < message.flows.length; ++i)
+                        $root.tapwire.v1.FlowRecord.encode(message.flows[i], writer.uint32(/* id 2, wireType 2 =*/18).fork(), _depth + 1).ldelim();
+                if (message.truncated != null && $Object.hasOwnProperty.call(message, "truncated") && message.truncated !== false)
+                    writer.uint32(/* id 3, wireType 0 =*/24).bool(message.truncated);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a FlowsResponse message from the specified reader or buffer.
+             * @function decode
+             * @memberof tapwire.v1.FlowsResponse
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {tapwire.v1.FlowsResponse & tapwire.v1.FlowsResponse.$Shape} FlowsResponse
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            FlowsResponse.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.tapwire.v1.FlowsResponse();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.node = value;
+                            else
+                                delete message.node;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.flows && message.flows.length))
+                                message.flows = [];
+                            message.flows.push($root.tapwire.v1.FlowRecord.decode(reader, reader.size(), $undefined, _depth + 1));
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.truncated = value;
+                            else
+                                delete message.truncated;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a FlowsResponse message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof tapwire.v1.FlowsResponse
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {tapwire.v1.FlowsResponse} FlowsResponse
+             */
+            FlowsResponse.fromObject = function (object, _depth) {
+                if (object instanceof $root.tapwire.v1.FlowsResponse)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".tapwire.v1.FlowsResponse: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.tapwire.v1.FlowsResponse();
+                if (object.node != null)
+                    if (typeof object.node !== "string" || object.node.length)
+                        message.node = $String(object.node);
+                if (object.flows) {
+                    if (!$Array.isArray(object.flows))
+                        throw $TypeError(".tapwire.v1.FlowsResponse.flows: array expected");
+                    message.flows = $Array(object.flows.length);
+                    for (let i = 0; i < object.flows.length; ++i) {
+                        if (!$util.isObject(object.flows[i]))
+                            throw $TypeError(".tapwire.v1.FlowsResponse.flows: object expected");
+                        message.flows[i] = $root.tapwire.v1.FlowRecord.fromObject(object.flows[i], _depth + 1);
+                    }
+                }
+                if (object.truncated != null)
+                    if (object.truncated)
+                        message.truncated = $Boolean(object.truncated);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a FlowsResponse message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof tapwire.v1.FlowsResponse
+             * @static
+             * @param {tapwire.v1.FlowsResponse} message FlowsResponse
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            FlowsResponse.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.arrays || options.defaults)
+                    object.flows = [];
+                if (options.defaults) {
+                    object.node = "";
+                    object.truncated = false;
+                }
+                if (message.node != null && $Object.hasOwnProperty.call(message, "node"))
+                    object.node = message.node;
+                if (message.flows && message.flows.length) {
+                    object.flows = $Array(message.flows.length);
+                    for (let j = 0; j < message.flows.length; ++j)
+                        object.flows[j] = $root.tapwire.v1.FlowRecord.toObject(message.flows[j], options, _depth + 1);
+                }
+                if (message.truncated != null && $Object.hasOwnProperty.call(message, "truncated"))
+                    object.truncated = message.truncated;
+                return object;
+            };
+
+            /**
+             * Converts this FlowsResponse to JSON.
+             * @function toJSON
+             * @memberof tapwire.v1.FlowsResponse
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            FlowsResponse.prototype.toJSON = function() {
+                return FlowsResponse.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return FlowsResponse;
+        })();
+
         return v1;
     })();
 

@@ -20,6 +20,9 @@ export type DetailsResponse = tapwire.v1.IDetailsResponse
 export type L4Stats = tapwire.v1.IL4Stats
 export type PcapSliceRequest = tapwire.v1.IPcapSliceRequest
 export type PcapChunk = tapwire.v1.IPcapChunk
+export type FlowsRequest = tapwire.v1.IFlowsRequest
+export type FlowRecord = tapwire.v1.IFlowRecord
+export type FlowsResponse = tapwire.v1.IFlowsResponse
 
 /** A decode failure with a stable code, so callers can count and skip bad messages. */
 export class WireDecodeError extends Error {
@@ -52,3 +55,7 @@ export const encodePcapSliceRequest = (r: PcapSliceRequest): Uint8Array => pb.Pc
 export const decodePcapSliceRequest = decoder('PcapSliceRequest', (b) => pb.PcapSliceRequest.decode(b))
 export const encodePcapChunk = (c: PcapChunk): Uint8Array => pb.PcapChunk.encode(c).finish()
 export const decodePcapChunk = decoder('PcapChunk', (b) => pb.PcapChunk.decode(b))
+export const encodeFlowsRequest = (r: FlowsRequest): Uint8Array => pb.FlowsRequest.encode(r).finish()
+export const decodeFlowsRequest = decoder('FlowsRequest', (b) => pb.FlowsRequest.decode(b))
+export const encodeFlowsResponse = (r: FlowsResponse): Uint8Array => pb.FlowsResponse.encode(r).finish()
+export const decodeFlowsResponse = decoder('FlowsResponse', (b) => pb.FlowsResponse.decode(b))

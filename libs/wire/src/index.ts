@@ -17,6 +17,10 @@ export {
   decodePcapSliceRequest,
   encodePcapChunk,
   decodePcapChunk,
+  encodeFlowsRequest,
+  decodeFlowsRequest,
+  encodeFlowsResponse,
+  decodeFlowsResponse,
 } from './codec.js'
 export type {
   Entry,
@@ -31,6 +35,9 @@ export type {
   L4Stats,
   PcapSliceRequest,
   PcapChunk,
+  FlowsRequest,
+  FlowRecord,
+  FlowsResponse,
 } from './codec.js'
 export {
   ENTRY_STREAM,

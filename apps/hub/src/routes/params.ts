@@ -15,6 +15,7 @@ export interface ParamDef<T = unknown, N extends string = string> {
   /** Validates an already-typed value (JSON arguments use this directly). */
   schema: z.ZodType<T>
   default?: T
+  required?: boolean
 }
 
 const INT = /^-?\d{1,16}$/
@@ -40,6 +41,18 @@ export const intParam = <N extends string>(name: N, description: string, min: nu
   schema: z.number().int().min(min).max(max),
   ...(def !== undefined ? { default: def } : {}),
 })
+
+export const boolParam = <N extends string>(name: N, description: string, def?: boolean): ParamDef<boolean, N> => ({
+  name,
+  type: 'boolean',
+  description,
+  expected: 'true or false',
+  schema: z.boolean(),
+  ...(def !== undefined ? { default: def } : {}),
+})
+
+/** Marks a parameter as required. */
+export const required = <T, N extends string>(def: ParamDef<T, N>): ParamDef<T, N> => ({ ...def, required: true })
 
 export const timestampParam = <N extends string>(name: N, description: string): ParamDef<number, N> => ({
   name,
@@ -85,6 +98,12 @@ export function validateArgs<P extends readonly ParamDef[]>(defs: P, args: Recor
   for (const def of defs) {
     const value = args[def.name]
     if (value === undefined) {
+      if (def.required) {
+        throw new ApiError(400, ErrorCode.MISSING_PARAMETER, `missing ${def.name}: expected ${def.expected}`, {
+          param: def.name,
+          expected: def.expected,
+        })
+      }
       out[def.name] = def.default
       continue
     }
@@ -99,6 +118,14 @@ export function validateArgs<P extends readonly ParamDef[]>(defs: P, args: Recor
     out[def.name] = r.data
   }
   return out as ParamValues<P>
+}
+
+/** Validates a JSON request body (an object of typed arguments). */
+export function validateBody<P extends readonly ParamDef[]>(defs: P, body: unknown): ParamValues<P> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new ApiError(400, ErrorCode.INVALID_BODY, 'the request body must be a JSON object')
+  }
+  return validateArgs(defs, body as Record<string, unknown>)
 }
 
 /** Validates a query string: each parameter once, converted to its type first. */

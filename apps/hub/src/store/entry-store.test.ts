@@ -13,7 +13,11 @@ describe('EntryStore', () => {
     const r = s.query({ limit: 3 })
     expect(r.items.map((x) => x.id)).toEqual(['c', 'g', 'e'])
     expect(r.total).toBe(7)
-    expect(s.query({ limit: 10, start: 2, end: 7 }).items.map((x) => x.id)).toEqual(['e', 'a', 'd', 'f'])
+    expect(s.query({ limit: 10, start: 2, end: 7 }).items.map((x) => x.id)).toEqual(["e", "a", "d", "f"])
+    // Whole-ms semantics: 6.6 shows as 7 and is inside [2, 7]; 7.5 shows as 8 and is not.
+    s.add(e("h", 6.6))
+    s.add(e("i", 7.5))
+    expect(s.query({ limit: 10, start: 7, end: 7 }).items.map((x) => x.id)).toEqual(["e", "h"])
   })
 
   it('prunes by protocol and evicts the oldest segments past its bound', () => {

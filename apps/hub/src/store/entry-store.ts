@@ -87,18 +87,20 @@ export class EntryStore {
   }
 
   query(q: StoreQuery): StoreResult {
-    const start = q.start ?? -Infinity
-    const end = q.end ?? Infinity
+    // Answers show `ts` as whole milliseconds (rounded), so the window compares the same value:
+    // round(ts) >= start ⟺ ts >= start - 0.5, and round(ts) <= end ⟺ ts < end + 0.5.
+    const start = q.start === undefined ? -Infinity : q.start - 0.5
+    const end = q.end === undefined ? Infinity : q.end + 0.5
     const heap = new NewestHeap(q.limit)
     let total = 0
     for (const seg of this.#segments) {
-      if (seg.maxTs < start || seg.minTs > end) continue
+      if (seg.maxTs < start || seg.minTs >= end) continue
       if (q.protocols && !intersects(seg.protos, q.protocols)) continue
-      const whole = seg.minTs >= start && seg.maxTs <= end
+      const whole = seg.minTs >= start && seg.maxTs < end
       for (const e of seg.entries) {
         if (!whole) {
           const ts = e.ts ?? 0
-          if (ts < start || ts > end) continue
+          if (ts < start || ts >= end) continue
         }
         if (q.predicate && !q.predicate(e)) continue
         total++

@@ -1,26 +1,64 @@
 // The dissector worker thread: packet batches in, encoded entry batches out. Everything that
 // costs CPU per packet happens here, off the capture thread.
 import { parentPort, workerData } from 'node:worker_threads'
-import { Analyzer } from '@tapwire/dissectors'
+import * as zlib from 'node:zlib'
+import { Analyzer, setBodyDecoder, zlibBodyDecoder } from '@tapwire/dissectors'
 import { IdAllocator } from '../ids/id-allocator.js'
+import type { DetailsResponse } from '@tapwire/wire'
+import { DetailCache } from './detail-cache.js'
 import { EntryBatcher } from './entry-batcher.js'
-import type { FromWorker, ToWorker, WorkerInit } from './protocol.js'
+import type { DetailsQuery, FromWorker, ToWorker, WorkerInit } from './protocol.js'
 
 const port = parentPort
 if (!port) throw new Error('dissector-worker must run in a worker thread')
 const init = workerData as WorkerInit
 const send = (msg: FromWorker): void => port.postMessage(msg)
 
+// Body previews are shown decoded (gzip, deflate, br); sizes stay wire sizes.
+setBodyDecoder(zlibBodyDecoder(zlib))
+
 const ids = new IdAllocator(init.dataDir)
 const batcher = new EntryBatcher({ node: init.node, bootId: init.bootId, send })
+const details = new DetailCache(init.detailCacheBytes)
+const EMPTY = new Uint8Array(0)
 const analyzer = new Analyzer({
   node: init.node,
   worker: init.worker,
   nextId: ids.next,
   previewBytes: init.previewBytes,
   dissectionEnabled: init.dissectionEnabled,
-  onEntry: (entry) => batcher.add(entry),
+  dissectorLimits: { maxBodyBytes: init.maxBodyBytes },
+  onEntry: (entry, call) => {
+    batcher.add(entry)
+    details.put(entry.id!, {
+      connId: entry.connId ?? 0,
+      flowId: entry.flowId ?? 0,
+      reqBody: call.reqBody ?? EMPTY,
+      respBody: call.respBody ?? EMPTY,
+      reqTruncated: call.reqBodyTruncated ?? false,
+      respTruncated: call.respBodyTruncated ?? false,
+    })
+  },
 })
+
+/** Drill-down: full bodies cut at the caller's limit, and the L4 counters of the call's flow. */
+function answerDetails(q: DetailsQuery): DetailsResponse {
+  const d = details.get(q.id)
+  if (d === undefined) return { found: false, error: 'no longer in the agent detail cache' }
+  const cut = (b: Uint8Array): Uint8Array => (b.length > q.maxPayloadSize ? b.subarray(0, q.maxPayloadSize) : b)
+  const out: DetailsResponse = { found: true }
+  if (q.includePayload) {
+    out.reqBody = cut(d.reqBody)
+    out.respBody = cut(d.respBody)
+    out.truncated = d.reqTruncated || d.respTruncated || d.reqBody.length > q.maxPayloadSize || d.respBody.length > q.maxPayloadSize
+  }
+  if (q.includeL4) {
+    const l4 = analyzer.l4(d.connId, d.flowId)
+    if (l4.conn) out.l4Conn = l4.conn
+    if (l4.flow) out.l4Flow = l4.flow
+  }
+  return out
+}
 
 port.on('message', (msg: ToWorker) => {
   try {
@@ -39,6 +77,12 @@ port.on('message', (msg: ToWorker) => {
         break
       case 'dissection':
         analyzer.setDissection(msg.enabled)
+        break
+      case 'details':
+        send({ type: 'reply', reqId: msg.reqId, value: answerDetails(msg.query) })
+        break
+      case 'flows':
+        send({ type: 'reply', reqId: msg.reqId, value: analyzer.flowRecords(msg.limit) })
         break
       case 'finish':
         analyzer.finish()

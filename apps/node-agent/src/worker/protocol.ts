@@ -7,12 +7,25 @@ export interface WorkerInit {
   dataDir: string
   dissectionEnabled: boolean
   previewBytes: number
+  /** Body bytes the dissectors keep per message (for drill-down). */
+  maxBodyBytes: number
+  /** Bytes of full bodies the detail cache holds. */
+  detailCacheBytes: number
   /** Distinguishes this process's message ids from earlier runs' (JetStream de-duplication). */
   bootId: string
 }
 
+export interface DetailsQuery {
+  id: string
+  maxPayloadSize: number
+  includePayload: boolean
+  includeL4: boolean
+}
+
 export type ToWorker =
   | { type: 'batch'; batch: ArrayBuffer }
+  | { type: 'details'; reqId: number; query: DetailsQuery }
+  | { type: 'flows'; reqId: number; limit: number }
   | { type: 'dissection'; enabled: boolean }
   | { type: 'tick'; nowMs: number }
   | { type: 'finish' }
@@ -29,6 +42,7 @@ export interface EntryBatchMessage {
 
 export type FromWorker =
   | EntryBatchMessage
+  | { type: 'reply'; reqId: number; value: unknown }
   | { type: 'processed'; packets: number }
   | { type: 'stats'; stats: AnalyzerStats }
   | { type: 'finished'; stats: AnalyzerStats }

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads'
 import type { AnalyzerStats } from '@tapwire/dissectors'
-import type { EntryBatchMessage, FromWorker, ToWorker, WorkerInit } from './protocol.js'
+import type { DetailsQuery, EntryBatchMessage, FromWorker, ToWorker, WorkerInit } from './protocol.js'
 
 export interface WorkerClientOptions {
   init: WorkerInit
@@ -21,6 +21,8 @@ export class WorkerClient {
   #inFlight = 0
   #waiters: (() => void)[] = []
   #finished: ((s: AnalyzerStats) => void) | undefined
+  #nextReq = 1
+  readonly #replies = new Map<number, (v: unknown) => void>()
   droppedBatches = 0
   droppedPackets = 0
   stats: AnalyzerStats | undefined
@@ -49,8 +51,24 @@ export class WorkerClient {
     this.#post(batch)
   }
 
-  send(msg: Exclude<ToWorker, { type: 'batch' }>): void {
+  send(msg: Exclude<ToWorker, { type: 'batch' | 'details' | 'flows' }>): void {
     this.#worker.postMessage(msg)
+  }
+
+  /** Asks the worker a question (details, flows) and resolves with its answer. */
+  ask<T>(msg: { type: 'details'; query: DetailsQuery } | { type: 'flows'; limit: number }, timeoutMs = 5000): Promise<T> {
+    const reqId = this.#nextReq++
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#replies.delete(reqId)
+        reject(new Error('dissector worker did not answer'))
+      }, timeoutMs)
+      this.#replies.set(reqId, (v) => {
+        clearTimeout(timer)
+        resolve(v as T)
+      })
+      this.#worker.postMessage({ ...msg, reqId })
+    })
   }
 
   /** Closes every connection in the worker and resolves with its final stats. */
@@ -85,6 +103,12 @@ export class WorkerClient {
       case 'stats':
         this.stats = msg.stats
         break
+      case 'reply': {
+        const r = this.#replies.get(msg.reqId)
+        this.#replies.delete(msg.reqId)
+        r?.(msg.value)
+        break
+      }
       case 'finished':
         this.stats = msg.stats
         this.#finished?.(msg.stats)

@@ -1,6 +1,8 @@
 import type { Direction } from '@tapwire/reassembly'
 import type { CallRecord, Dissector, DissectorSession, ProbeVerdict, SessionContext } from '../engine/types.js'
+import { detectGraphql } from '../graphql/graphql.js'
 import { BoundedBytes } from '../util/bytes.js'
+import { decodeContentEncoding } from './body-decoder.js'
 import type { BodyFraming, MessageHead } from './message-parser.js'
 import { framingFromHeaders, headerValue, MessageParser } from './message-parser.js'
 
@@ -40,6 +42,11 @@ class Http1Session implements DissectorSession {
   /** After a 101 Switching Protocols the bytes are no longer HTTP/1. */
   #upgraded = false
   #next: DissectorSession | undefined
+  /**
+   * A capture gap swallowed response bytes between or inside messages: the next response may not
+   * answer the oldest waiting request.
+   */
+  #respLost = false
 
   constructor(ctx: SessionContext) {
     this.#ctx = ctx
@@ -68,6 +75,8 @@ class Http1Session implements DissectorSession {
         this.#reqCurrent = undefined
       },
       onError: () => {
+        // The request's head was parsed (it waits for its response) but its body is cut short.
+        if (this.#reqCurrent) this.#reqCurrent.gaps++
         this.#reqCurrent = undefined
       },
     })
@@ -81,9 +90,7 @@ class Http1Session implements DissectorSession {
         }
       },
       onComplete: () => this.#onResponseComplete(),
-      onError: () => {
-        this.#respCurrent = undefined
-      },
+      onError: (message) => this.#onResponseError(message),
     })
   }
 
@@ -97,7 +104,11 @@ class Http1Session implements DissectorSession {
   onGap(dir: Direction, length: number): void {
     if (this.#upgraded) return
     if (dir === 0) this.#req.gap(length)
-    else this.#resp.gap(length)
+    else {
+      this.#resp.gap(length)
+      // Not absorbed by a body: whole responses (or a head) may be gone.
+      if (this.#resp.state === 'resync') this.#respLost = true
+    }
   }
 
   onClose(tsMs: number): void {
@@ -125,6 +136,7 @@ class Http1Session implements DissectorSession {
       this.#respCurrent = undefined
       return { kind: 'none' }
     }
+    if (this.#respLost) this.#dropUnanswered(respTs)
     const exchange = this.#pending[0]
     const limits = this.#ctx.limits
     this.#respCurrent = { head, respTs, body: new BoundedBytes(limits.maxBodyBytes), exchange, gaps: 0 }
@@ -133,6 +145,31 @@ class Http1Session implements DissectorSession {
     if (exchange?.head.method === 'HEAD' || status === 204 || status === 304) return { kind: 'none' }
     const framing = framingFromHeaders(head.headers, { kind: 'close' })
     return framing === 'invalid' ? { kind: 'close' } : framing
+  }
+
+  /**
+   * After a response-side gap: a client that does not pipeline sends a request only once the
+   * previous response arrived, so every waiting request followed by another request sent before
+   * this response began lost its own response in the gap (RFC 9112 §9.3.2 keeps responses in
+   * request order). Without this, each later response would be paired with the wrong request.
+   */
+  #dropUnanswered(respTs: number): void {
+    this.#respLost = false
+    while (this.#pending.length > 1 && this.#pending[1]!.reqTs <= respTs) {
+      const lost = this.#pending.shift()!
+      lost.gaps++
+      this.#emit(lost, undefined, { type: 'pair-not-found', message: 'response lost in a capture gap' })
+    }
+  }
+
+  /** The response being parsed is cut short (gap or malformed): report its request now. */
+  #onResponseError(message: string): void {
+    const resp = this.#respCurrent
+    this.#respCurrent = undefined
+    if (resp?.exchange === undefined || this.#pending[0] !== resp.exchange) return
+    this.#pending.shift()
+    resp.gaps++
+    this.#emit(resp.exchange, resp, { type: 'dissection', message })
   }
 
   #onResponseComplete(): void {
@@ -162,6 +199,7 @@ class Http1Session implements DissectorSession {
 
   #emit(ex: Exchange, resp: ResponseInProgress | undefined, error?: CallRecord['error']): void {
     const { path, url } = splitTarget(ex.head.target)
+    const reqBody = this.#preview(ex.head.headers, ex.body)
     const call: CallRecord = {
       proto: 'http',
       reqTs: ex.reqTs,
@@ -172,9 +210,9 @@ class Http1Session implements DissectorSession {
       version: ex.head.version,
       reqHeaders: ex.head.headers,
       reqHeaderSize: ex.head.headerBytes,
-      reqBody: ex.body.bytes(),
+      reqBody: reqBody.bytes,
       reqBodySize: ex.body.total,
-      reqBodyTruncated: ex.body.truncated,
+      reqBodyTruncated: reqBody.truncated,
       summary: path,
       gaps: ex.gaps + (resp?.gaps ?? 0),
     }
@@ -182,12 +220,35 @@ class Http1Session implements DissectorSession {
       call.status = resp.head.status
       call.respHeaders = resp.head.headers
       call.respHeaderSize = resp.head.headerBytes
-      call.respBody = resp.body.bytes()
+      const respBody = this.#preview(resp.head.headers, resp.body)
+      call.respBody = respBody.bytes
       call.respBodySize = resp.body.total
-      call.respBodyTruncated = resp.body.truncated
+      call.respBodyTruncated = respBody.truncated
     }
     if (error) call.error = error
+    const gql = detectGraphql(ex.head.method, ex.head.target, headerValue(ex.head.headers, 'content-type'), reqBody.bytes)
+    if (gql) {
+      call.proto = 'gql'
+      call.summary = gql.operationName || gql.operationType
+      call.attrs = [
+        { name: 'gql_operation_name', str: gql.operationName },
+        { name: 'gql_operation_type', str: gql.operationType },
+      ]
+    }
     this.#ctx.emit(call)
+  }
+
+  /**
+   * The body preview with its Content-Encoding undone when a decoder is registered (see
+   * `setBodyDecoder`); sizes stay wire sizes. A preview cut short by `maxBodyBytes` is still
+   * tried: the decoder returns what the prefix decodes to, or nothing.
+   */
+  #preview(headers: MessageHead['headers'], body: BoundedBytes): { bytes: Uint8Array; truncated: boolean } {
+    const wire = body.bytes()
+    const max = this.#ctx.limits.maxBodyBytes
+    const decoded = decodeContentEncoding(headerValue(headers, 'content-encoding'), wire, max)
+    if (decoded === undefined) return { bytes: wire, truncated: body.truncated }
+    return { bytes: decoded, truncated: body.truncated || decoded.length >= max }
   }
 }
 

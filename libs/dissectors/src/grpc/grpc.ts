@@ -1,0 +1,98 @@
+/**
+ * gRPC over HTTP/2 (grpc/grpc, doc/PROTOCOL-HTTP2.md): a stream whose request content-type is
+ * `application/grpc[+proto|+json|;...]`. Messages are length-prefixed (1-byte compressed flag,
+ * 4-byte big-endian length); the call's status travels in the `grpc-status` / `grpc-message`
+ * trailers, or in the only HEADERS frame of a Trailers-Only response.
+ */
+import type { Attr } from '@tapwire/wire'
+import { renderProtobuf } from './protobuf-text.js'
+
+/** PROTOCOL-HTTP2.md: Content-Type → "application/grpc" [("+proto" / "+json" / {custom})]. */
+export function isGrpcContentType(contentType: string | undefined): boolean {
+  return contentType !== undefined && contentType.toLowerCase().startsWith('application/grpc')
+}
+
+/** `/package.Service/Method` → service `package.Service`, method `Method`. */
+export function splitGrpcPath(path: string): { service: string; method: string } {
+  const p = path.startsWith('/') ? path.slice(1) : path
+  const slash = p.lastIndexOf('/')
+  return slash < 0
+    ? { service: '', method: p }
+    : { service: p.slice(0, slash), method: p.slice(slash + 1) }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: false })
+
+/**
+ * grpc-message is percent-encoded UTF-8 (PROTOCOL-HTTP2.md, "Status-Message"). The header value
+ * arrives one char per octet; malformed escapes are kept as they are.
+ */
+export function percentDecode(value: string): string {
+  const bytes = new Uint8Array(value.length)
+  let n = 0
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i)
+    if (c === 0x25 && i + 2 < value.length && /^[0-9a-fA-F]{2}$/.test(value.slice(i + 1, i + 3))) {
+      bytes[n++] = parseInt(value.slice(i + 1, i + 3), 16)
+      i += 2
+    } else {
+      bytes[n++] = c & 0xff
+    }
+  }
+  return utf8.decode(bytes.subarray(0, n))
+}
+
+export interface GrpcOutcome {
+  /** `grpc-status` from the trailers (or a Trailers-Only response); undefined when absent. */
+  status: string | undefined
+  message: string | undefined
+}
+
+/** The KFL variables (kubeshark-notes §1.1): grpc_method, grpc_status (0 when absent), plus ours. */
+export function grpcAttrs(path: string, outcome: GrpcOutcome): Attr[] {
+  const { service, method } = splitGrpcPath(path)
+  const status = outcome.status === undefined ? 0 : Number.parseInt(outcome.status.trim(), 10)
+  return [
+    { name: 'grpc_method', str: method },
+    { name: 'grpc_service', str: service },
+    { name: 'grpc_status', num: Number.isFinite(status) ? status : 0 },
+    {
+      name: 'grpc_message',
+      str: outcome.message === undefined ? '' : percentDecode(outcome.message),
+    },
+  ]
+}
+
+/**
+ * The preview of a gRPC body: each length-prefixed message rendered as a schema-less protobuf
+ * decode, one per line, bounded by `maxChars`. Compressed messages cannot be shown without the
+ * codec: `<compressed N bytes>`. `body` may be cut short by the body limit.
+ */
+export function renderGrpcMessages(body: Uint8Array, maxChars: number): string {
+  const lines: string[] = []
+  let chars = 0
+  let o = 0
+  while (o < body.length) {
+    if (chars >= maxChars) {
+      lines.push('…')
+      break
+    }
+    if (o + 5 > body.length) {
+      lines.push(`<incomplete message prefix: ${body.length - o} bytes>`)
+      break
+    }
+    const compressed = body[o]! !== 0
+    const len = new DataView(body.buffer, body.byteOffset + o + 1, 4).getUint32(0)
+    const start = o + 5
+    const end = start + len
+    let line: string
+    if (compressed) line = `<compressed ${len} bytes>`
+    else if (end > body.length) line = `<message of ${len} bytes, ${body.length - start} captured>`
+    else line = renderProtobuf(body.subarray(start, end))
+    if (line.length > maxChars - chars) line = `${line.slice(0, Math.max(0, maxChars - chars))}…`
+    lines.push(line)
+    chars += line.length + 1
+    o = end
+  }
+  return lines.join('\n')
+}

@@ -3,7 +3,8 @@
 import nx from '@nx/eslint-plugin'
 import tseslint from 'typescript-eslint'
 
-const NODE_BUILTINS = ['node:*', 'fs', 'fs/*', 'net', 'http', 'http2', 'child_process', 'worker_threads', 'os', 'path']
+// Exact module names (not patterns: a pattern 'http2' would also match './http2/...').
+const NODE_BUILTINS = ['fs', 'fs/promises', 'net', 'http', 'http2', 'https', 'tls', 'dns', 'dgram', 'zlib', 'crypto', 'child_process', 'worker_threads', 'os', 'path']
 
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', '**/generated/**', '.nx/**', '**/*.mjs', '**/*.cjs', '**/vitest.config.ts', 'vitest.shared.ts'] },
@@ -47,7 +48,13 @@ export default tseslint.config(
     files: ['libs/{packet,reassembly,dissectors,kfl,wire}/src/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: NODE_BUILTINS, message: 'Pure libs must not use Node I/O.' }], paths: ['cap'] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [{ group: ['node:*'], message: 'Pure libs must not use Node built-ins.' }],
+          paths: ['cap', ...NODE_BUILTINS.map((name) => ({ name, message: 'Pure libs must not use Node built-ins.' }))],
+        },
+      ],
     },
   },
   {

@@ -18,12 +18,15 @@ declare -A NEED=(
   [python3]=python3
   [/usr/bin/time]=time
   [redis-server]=redis-server
+  [redis-cli]=redis-tools
   [psql]=postgresql-client
   [pg_ctlcluster]=postgresql
   [mariadbd]=mariadb-server
-  [dnsmasq]=dnsmasq
+  [mariadb]=mariadb-client
+  [dnsmasq]=dnsmasq-base
   [dig]=dnsutils
   [openssl]=openssl
+  [setpriv]=util-linux
 )
 
 missing=()

@@ -37,3 +37,5 @@ export type { PcapngInterfaceSpec, PcapngWriterOptions } from './pcapng-writer.j
 export { mergeByTime, mergeByTimeTagged } from './merge.js'
 export type { MergeSource, MergedRecord } from './merge.js'
 export { PCAP_MIME, PCAPNG_MIME } from './mime.js'
+export { PcapRing, PcapRingError } from './ring/index.js'
+export type { PcapRingErrorCode, PcapRingOptions, RecordFilter, RingRecovery, RingStats, SliceResult, WriteSliceOptions } from './ring/index.js'

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { benchHttp1Replay } from './http1-replay.js'
+import { benchHubQuery } from './hub-query.js'
 import { measureKflEval } from './kfl-eval.js'
 import { machineLine } from './machine.js'
 import { fmt, replaceSection, table } from './report.js'
@@ -33,6 +34,10 @@ try {
         table(['filter', 'entries/s', 'goal'], rows.map((r) => [`\`${r.filter}\``, fmt(r.entriesPerSec), r.filter === 'http && status_code >= 500' ? (r.entriesPerSec >= 5e6 ? '≥ 5M: met' : '≥ 5M: **missed**') : ''])),
       ].join('\n')
     )
+  }
+  if (want('hub-query')) {
+    console.log('bench: hub ingest and /mcp/calls latency')
+    replaceSection(md, 'hub-query', await benchHubQuery(Number(process.env.BENCH_ENTRIES ?? 1_000_000)))
   }
   console.log(`bench: wrote ${md}`)
 } finally {

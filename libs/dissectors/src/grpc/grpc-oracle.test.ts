@@ -1,4 +1,3 @@
-/* eslint-disable @nx/enforce-module-boundaries -- tests record and read captures with the Node-side harness */
 import { execFile } from 'node:child_process'
 import http2 from 'node:http2'
 import type { AddressInfo } from 'node:net'

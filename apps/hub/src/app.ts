@@ -11,6 +11,7 @@ import { mountDetails } from './routes/details.js'
 import { mountDissection } from './routes/dissection.js'
 import { mountFlows } from './routes/flows.js'
 import { discoveryDocument } from './routes/discovery.js'
+import { mcpOriginGuard, mountMcp } from './mcp/index.js'
 import { ROUTES } from './routes/route-defs.js'
 
 export const HUB_VERSION = '0.1.0'
@@ -24,6 +25,8 @@ export interface AppDeps extends CallsDeps {
   /** Hub → agent requests (drill-down, flows); absent in tests without NATS. */
   agents?: AgentGateway | undefined
   control?: DissectionControl | undefined
+  /** The hub's external URL (behind an ingress), for links in MCP answers. */
+  publicUrl?: string | undefined
   registry: NodeRegistry
 }
 
@@ -79,6 +82,10 @@ export function createApp(deps: AppDeps): Hono {
     deps.ready() ? c.json({ status: 'ready' }) : c.json(new ApiError(503, ErrorCode.NOT_READY, 'replaying the entry stream').toJSON(), 503)
   )
   app.get('/metrics', (c) => c.text(deps.metrics(), 200, { 'content-type': 'text/plain; version=0.0.4' }))
+  // MCP over Streamable HTTP on POST /mcp (registered before GET /mcp so an SSE-only GET gets its
+  // 405 from the MCP side); plain GET /mcp stays the spec's discovery document.
+  app.use('/mcp', mcpOriginGuard())
+  mountMcp(app, { routes: ROUTES, version: HUB_VERSION, log: deps.log, baseUrl: deps.publicUrl })
   app.get('/mcp', (c) => c.json(discoveryDocument(ROUTES, HUB_VERSION)))
   mountCalls(app, deps)
   mountDetails(app, deps)

@@ -72,14 +72,26 @@ export class BatchBuilder {
     this.#count++
   }
 
-  /** Returns the finished batch (trimmed) and resets the builder. */
+  /**
+   * Returns the finished batch and resets the builder. A mostly full buffer is handed over as it
+   * is (readers stop at the packet count) and a fresh one is allocated; a mostly empty one is
+   * trimmed by copying, so small live batches do not pin large buffers.
+   */
   finish(): ArrayBuffer {
     const v = this.#view
     v.setUint32(0, BATCH_MAGIC, true)
     v.setUint32(4, this.linkType, true)
     v.setUint32(8, this.#count, true)
     v.setUint32(12, 0, true)
-    const out = this.#buf.slice(0, this.#offset)
+    let out: ArrayBuffer
+    if (this.#offset * 2 >= this.#buf.byteLength) {
+      out = this.#buf
+      this.#buf = new ArrayBuffer(this.#buf.byteLength)
+      this.#view = new DataView(this.#buf)
+      this.#bytes = new Uint8Array(this.#buf)
+    } else {
+      out = this.#buf.slice(0, this.#offset)
+    }
     this.#offset = BATCH_HEADER_SIZE
     this.#count = 0
     return out

@@ -167,6 +167,11 @@ export class MessageParser {
       while (o < data.length && (data[o] === 0x0d || data[o] === 0x0a)) o++
       if (o === data.length) return o
       this.#startTs = tsMs
+      // Fast path: the whole header block is in this segment (the usual case): parse it in place
+      // instead of copying it into the head buffer first.
+      const limit = Math.min(data.length, o + this.#maxHeaderBytes + 4)
+      const end = findHeadEnd(data, o, limit)
+      if (end > 0) return this.#finishHead(data.subarray(o, end), o + (end - o), tsMs)
     }
     const take = Math.min(data.length - o, this.#maxHeaderBytes + 4 - this.#headLen)
     if (this.#head.length < this.#headLen + take) {
@@ -188,15 +193,24 @@ export class MessageParser {
       return o + take
     }
     const consumed = end - before
-    const head = this.#parseHead(this.#head.subarray(0, end))
-    this.#resetHead()
+    const block = this.#head.subarray(0, end)
+    this.#headLen = 0
+    this.#scanFrom = 0
+    const next = this.#finishHead(block, o + consumed, tsMs)
+    if (this.#head.length > 8192) this.#head = new Uint8Array(0)
+    return next
+  }
+
+  /** Parses a complete header block and starts its body; returns the offset after the block. */
+  #finishHead(block: Uint8Array, after: number, tsMs: number): number {
+    const head = this.#parseHead(block)
     if (head === undefined) {
       this.#state = 'resync'
-      return o + consumed
+      return after
     }
     const framing = this.#h.onHead(head, this.#startTs)
     this.#begin(framing, tsMs)
-    return o + consumed
+    return after
   }
 
   #begin(framing: BodyFraming, tsMs: number): void {

@@ -1,0 +1,7 @@
+export { mountMcp } from './mount.js'
+export type { MountMcpOptions } from './mount.js'
+export { mcpOriginGuard, originAllowed } from './origin.js'
+export type { OriginGuardOptions } from './origin.js'
+export { createMcpServer, PCAP_MIME } from './mcp-server.js'
+export { TOOL_DOCS, KFL_PRIMER } from './tool-docs.js'
+export { toolShape, prepareCall } from './tool-schema.js'

@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto'
 import { Hono } from 'hono'
 import { ApiError, ErrorCode } from './errors.js'
 import type { Context } from 'hono'
@@ -12,13 +11,17 @@ import { mountDissection } from './routes/dissection.js'
 import { mountFlows } from './routes/flows.js'
 import { discoveryDocument } from './routes/discovery.js'
 import { mcpOriginGuard, mountMcp } from './mcp/index.js'
+import { authMiddleware, identityOf } from './auth/middleware.js'
+import { TokenSet } from './auth/tokens.js'
 import { ROUTES } from './routes/route-defs.js'
 
 export const HUB_VERSION = '0.1.0'
 
 export interface AppDeps extends CallsDeps {
-  /** When set, every route but /healthz and /readyz needs `Authorization: Bearer <token>`. */
+  /** When set, every route but /healthz and /readyz needs `Authorization: Bearer <token>` (admin). */
   authToken?: string | undefined
+  /** Viewer and admin tokens (takes precedence over authToken). */
+  tokens?: TokenSet | undefined
   ready: () => boolean
   metrics: () => string
   log?: (msg: string) => void
@@ -30,21 +33,13 @@ export interface AppDeps extends CallsDeps {
   registry: NodeRegistry
 }
 
-/** One line per state-changing action, with the caller's identity (bearer token or address). */
-function auditLine(deps: AppDeps, c: Context, action: string): void {
-  const who = c.req.header('authorization') ? 'bearer' : 'anonymous'
-  const from = c.req.header('x-forwarded-for') ?? 'local'
-  deps.log?.(`audit: ${action} by ${who} from ${from}`)
+/** One line per state-changing action, with the caller's identity and address. */
+export function auditLine(deps: Pick<AppDeps, 'log'>, c: Context, action: string): void {
+  const who = identityOf(c)
+  const from = c.req.header('x-forwarded-for') ?? 'direct'
+  deps.log?.(`audit: ${action} by ${who.name} (${who.role}) from ${from}`)
 }
 
-const OPEN_PATHS = new Set(['/healthz', '/readyz'])
-
-function tokenMatches(given: string, expected: string): boolean {
-  const a = Buffer.from(given)
-  const b = Buffer.from(expected)
-  // Compare in constant time; lengths leak only that they differ.
-  return a.length === b.length && timingSafeEqual(a, b)
-}
 
 /** The hub's HTTP surface (the spec's REST endpoints), testable in-process with app.request(). */
 export function createApp(deps: AppDeps): Hono {
@@ -63,19 +58,7 @@ export function createApp(deps: AppDeps): Hono {
     return c.json(err.toJSON(), err.status)
   })
 
-  if (deps.authToken) {
-    const token = deps.authToken
-    app.use('*', async (c, next) => {
-      if (OPEN_PATHS.has(c.req.path)) return next()
-      const header = c.req.header('authorization') ?? ''
-      const m = /^Bearer (.+)$/.exec(header)
-      if (!m || !tokenMatches(m[1]!, token)) {
-        c.header('WWW-Authenticate', 'Bearer realm="tapwire"')
-        throw new ApiError(401, ErrorCode.UNAUTHORIZED, 'missing or invalid bearer token')
-      }
-      return next()
-    })
-  }
+  app.use('*', authMiddleware(deps.tokens ?? TokenSet.load({ adminToken: deps.authToken }), ROUTES))
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }))
   app.get('/readyz', (c) =>

@@ -1,15 +1,18 @@
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FlagSpec } from '@tapwire/wire'
-import { parseFlags, parseIntFlag } from '@tapwire/wire'
+import { parseFlags, parseIntFlag, parseSize } from '@tapwire/wire'
 
 export const HUB_FLAGS: readonly FlagSpec[] = [
   { name: 'port', env: 'HUB_PORT', default: '8898', description: 'HTTP port' },
   { name: 'host', env: 'HUB_HOST', default: '0.0.0.0', description: 'HTTP listen address' },
   { name: 'nats', env: 'NATS_URL', default: 'nats://127.0.0.1:4222', description: 'NATS server' },
   { name: 'data-dir', env: 'HUB_DATA_DIR', description: 'snapshots and state (default: a temp dir)' },
-  { name: 'auth-token', env: 'HUB_AUTH_TOKEN', description: 'require Authorization: Bearer <token> on every route but /healthz and /readyz' },
+  { name: 'auth-token', env: 'HUB_AUTH_TOKEN', description: 'admin bearer token; with any token set, every route but /healthz and /readyz needs one' },
+  { name: 'viewer-token', env: 'HUB_VIEWER_TOKEN', description: 'viewer bearer token (queries only)' },
+  { name: 'tokens-file', env: 'HUB_TOKENS_FILE', description: "file of '<viewer|admin> <name> <token>' lines (e.g. a mounted Secret)" },
   { name: 'retention-entries', env: 'HUB_RETENTION_ENTRIES', default: '2000000', description: 'entries kept in memory' },
+  { name: 'snapshot-quota', env: 'HUB_SNAPSHOT_QUOTA', default: '10GiB', description: 'bound on the bytes all snapshots (and their dissections) may use under <data-dir>/snapshots' },
   { name: 'help', boolean: true, description: 'show this help' },
 ]
 
@@ -19,7 +22,10 @@ export interface HubConfig {
   natsUrl: string
   dataDir: string
   authToken: string | undefined
+  viewerToken: string | undefined
+  tokensFile: string | undefined
   retentionEntries: number
+  snapshotQuota: number
   help: boolean
 }
 
@@ -31,7 +37,10 @@ export function loadHubConfig(argv: readonly string[], env: NodeJS.ProcessEnv): 
     natsUrl: f.nats!,
     dataDir: f['data-dir'] || join(tmpdir(), 'tapwire-hub'),
     authToken: f['auth-token'] || undefined,
+    viewerToken: f['viewer-token'] || undefined,
+    tokensFile: f['tokens-file'] || undefined,
     retentionEntries: parseIntFlag('retention-entries', f['retention-entries'], 1000, 100_000_000),
+    snapshotQuota: parseSize(f['snapshot-quota']!),
     help: f.help === 'true',
   }
 }

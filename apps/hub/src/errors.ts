@@ -15,6 +15,7 @@ export const ErrorCode = {
   METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
   DATABASE_NOT_FOUND: 'DATABASE_NOT_FOUND',
   UNAUTHORIZED: 'UNAUTHORIZED',
+  FORBIDDEN: 'FORBIDDEN',
   ORIGIN_NOT_ALLOWED: 'ORIGIN_NOT_ALLOWED',
   NODE_UNAVAILABLE: 'NODE_UNAVAILABLE',
   NOT_READY: 'NOT_READY',
@@ -22,6 +23,18 @@ export const ErrorCode = {
   NOT_CONFIGURED: 'NOT_CONFIGURED',
   AGENT_TIMEOUT: 'AGENT_TIMEOUT',
   INTERNAL: 'INTERNAL',
+  /** 409: a snapshot or dissection of that name exists already. */
+  ALREADY_EXISTS: 'ALREADY_EXISTS',
+  /** 409: the resource is in a state that forbids the action (in progress, in use by a dissection). */
+  CONFLICT: 'CONFLICT',
+  /** 409: no node has raw capture enabled. */
+  RAW_CAPTURE_DISABLED: 'RAW_CAPTURE_DISABLED',
+  /** 409: classic pcap needs one link type; the nodes differ (use format=pcapng). */
+  LINK_TYPE_MISMATCH: 'LINK_TYPE_MISMATCH',
+  /** 507: the snapshot storage quota (--snapshot-quota) is used up. */
+  INSUFFICIENT_STORAGE: 'INSUFFICIENT_STORAGE',
+  /** 416: a Range header outside the export. */
+  RANGE_NOT_SATISFIABLE: 'RANGE_NOT_SATISFIABLE',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 

@@ -6,6 +6,7 @@ import { CONTROL_BUCKET, renderMetrics } from '@tapwire/wire'
 import { NatsAgentGateway } from './agents/agent-gateway.js'
 import { KvDissectionControl } from './control/dissection-control.js'
 import { createApp } from './app.js'
+import { TokenSet } from './auth/tokens.js'
 import type { AppDeps } from './app.js'
 import type { CallFilter } from './routes/calls.js'
 import type { HubConfig } from './config.js'
@@ -20,6 +21,7 @@ export class Hub {
   readonly config: HubConfig
   readonly store: EntryStore
   readonly registry = new NodeRegistry()
+  readonly tokens: TokenSet
   readonly #log: Log
   readonly #compileFilter: (kfl: string) => CallFilter | undefined
   #nc: NatsConnection | undefined
@@ -31,13 +33,14 @@ export class Hub {
     this.#log = log
     this.#compileFilter = compileFilter
     this.store = new EntryStore({ maxEntries: config.retentionEntries })
+    this.tokens = TokenSet.load({ adminToken: config.authToken, viewerToken: config.viewerToken, tokensFile: config.tokensFile })
   }
 
   async start(): Promise<{ port: number }> {
     const deps: AppDeps = {
       store: this.store,
       compileFilter: this.#compileFilter,
-      authToken: this.config.authToken,
+      tokens: this.tokens,
       ready: () => this.#ingest?.caughtUp === true && deps.control !== undefined && this.#nc !== undefined && !this.#nc.isClosed(),
       metrics: () => this.#metrics(),
       log: this.#log,

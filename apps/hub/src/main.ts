@@ -22,9 +22,22 @@ async function main(): Promise<number> {
     console.log(`usage: tapwire-hub [flags]\n${flagHelp(HUB_FLAGS)}`)
     return 0
   }
-  const hub = new Hub(config, log, compileKflFilter)
+  let hub: Hub
+  try {
+    hub = new Hub(config, log, compileKflFilter)
+  } catch (e) {
+    if ((e as { code?: string }).code === 'BAD_TOKENS_FILE' || (e as { code?: string }).code === 'ENOENT') {
+      log((e as Error).message)
+      return 2
+    }
+    throw e
+  }
   const { port } = await hub.start()
-  log(`listening on http://${config.host}:${port} (NATS ${config.natsUrl}${config.authToken ? ', bearer auth on' : ', no auth'})`)
+  const auth = hub.tokens.enabled ? 'bearer auth on (viewer/admin roles)' : 'NO AUTH: every caller is admin'
+  log(`listening on http://${config.host}:${port} (NATS ${config.natsUrl}; ${auth})`)
+  if (!hub.tokens.enabled && config.host !== '127.0.0.1' && config.host !== '::1' && config.host !== 'localhost') {
+    log(`warning: no token is set and the hub listens on ${config.host}: anyone who reaches it can query and export traffic`)
+  }
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve())
     process.once('SIGTERM', () => resolve())

@@ -10,6 +10,7 @@ import type { CallRecord, Dissector, DissectorLimits } from './engine/types.js'
 import { BUILTIN_DISSECTORS } from './registry.js'
 import { decodeUtf8 } from './util/bytes.js'
 import { PeerFlows } from './peer-flows.js'
+import type { Redactor } from './redaction/redactor.js'
 import type { PeerFlow } from './peer-flows.js'
 
 export interface AnalyzerOptions {
@@ -27,6 +28,8 @@ export interface AnalyzerOptions {
   dissectionEnabled?: boolean
   /** Most peer flows (client → server:port) remembered for ids and indexes. */
   maxFlows?: number
+  /** Removes secrets from every call before it becomes an entry (and before bodies are kept). */
+  redactor?: Redactor | undefined
 }
 
 export interface AnalyzerStats {
@@ -154,6 +157,7 @@ export class Analyzer {
 
   #onCall(conn: Connection, call: CallRecord): void {
     if (!this.#dissection) return
+    this.#opts.redactor?.call(call)
     // Roles may have been swapped by the dissector since the connection was attached.
     const flow: PeerFlow = this.#flows.reattach(conn)
     if (call.reqTs > flow.lastTs) flow.lastTs = call.reqTs

@@ -10,6 +10,8 @@ export interface RouteDef {
   tool: string
   /** Where the parameters travel: the query string or a JSON body. */
   input: 'query' | 'body'
+  /** Role needed when auth is on; default viewer for GET, admin for anything else. */
+  role?: 'viewer' | 'admin'
   params: readonly ParamDef[]
 }
 
@@ -62,6 +64,8 @@ export const ROUTES: readonly RouteDef[] = [
     description: 'Get full details for a single API call: full bodies, L4 flow and connection statistics',
     tool: 'get_api_call_details',
     input: 'body',
+    // A read: POST only because the spec says so.
+    role: 'viewer',
     params: DETAILS_PARAMS,
   },
   { method: 'GET', path: '/mcp/dissection', description: 'Get current dissection status', tool: 'get_dissection_status', input: 'query', params: [] },

@@ -14,11 +14,11 @@ export interface CallRecord {
   url?: string
   status?: number
   version?: string
-  reqHeaders?: Header[]
-  respHeaders?: Header[]
+  reqHeaders?: Header[] | undefined
+  respHeaders?: Header[] | undefined
   /** The first bytes of each body (bounded by `limits.maxBodyBytes`). */
-  reqBody?: Uint8Array
-  respBody?: Uint8Array
+  reqBody?: Uint8Array | undefined
+  respBody?: Uint8Array | undefined
   reqBodySize?: number
   respBodySize?: number
   reqHeaderSize?: number

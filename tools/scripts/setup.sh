@@ -27,6 +27,7 @@ declare -A NEED=(
   [dig]=dnsutils
   [openssl]=openssl
   [setpriv]=util-linux
+  [rabbitmq-server]=rabbitmq-server
 )
 
 missing=()
@@ -47,7 +48,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${pkgs[*]}"
     export DEBIAN_FRONTEND=noninteractive
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
-    # Keep package scripts from starting services (redis, postgresql, mariadb) on their default
+    # Keep package scripts from starting services (redis, postgresql, mariadb, rabbitmq) on their default
     # ports: the tests start their own servers on free ports.
     policy_created=0
     if [ ! -e /usr/sbin/policy-rc.d ]; then

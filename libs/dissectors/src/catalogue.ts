@@ -168,6 +168,28 @@ const TLS: Row[] = [
   ['tls_request_size', 'int', 'Request size in bytes'],
   ['tls_response_size', 'int', 'Response size in bytes'],
   ['tls_total_size', 'int', 'Request plus response size'],
+  ['tls_sni', 'string', 'Server name the ClientHello asked for (SNI) (Tapwire addition)'],
+  ['tls_alpn', 'list<string>', 'ALPN protocols the client offered (Tapwire addition)'],
+  [
+    'tls_alpn_selected',
+    'string',
+    'ALPN protocol the server chose (visible up to TLS 1.2) (Tapwire addition)',
+  ],
+  ['tls_version', 'string', 'Negotiated version ("TLS 1.3") (Tapwire addition)'],
+  [
+    'tls_client_versions',
+    'list<string>',
+    'Versions the client offered (supported_versions) (Tapwire addition)',
+  ],
+  ['tls_cipher', 'string', 'Negotiated cipher suite name (Tapwire addition)'],
+  ['tls_cipher_id', 'int', 'Negotiated cipher suite number (Tapwire addition)'],
+  ['tls_ja3', 'string', 'JA3 string of the ClientHello (Tapwire addition)'],
+  ['tls_ja3_hash', 'string', 'JA3 fingerprint (MD5 of the JA3 string) (Tapwire addition)'],
+  ['tls_ja4', 'string', 'JA4 fingerprint of the ClientHello (Tapwire addition)'],
+  ['tls_alert', 'string', 'Alert description sent in the clear ("unknown_ca") (Tapwire addition)'],
+  ['tls_alert_code', 'int', 'Alert description number (Tapwire addition)'],
+  ['tls_alert_level', 'string', 'Alert level ("fatal", "warning") (Tapwire addition)'],
+  ['tls_alert_from', 'string', 'Side that sent the alert ("client", "server") (Tapwire addition)'],
 ]
 
 const TCP: Row[] = [
@@ -175,12 +197,21 @@ const TCP: Row[] = [
   ['tcp_payload', 'bytes', 'Payload preview'],
   ['tcp_error_type', 'string', 'Error type (reset, timeout...), "" when none'],
   ['tcp_error_message', 'string', 'Error message'],
+  [
+    'tcp_close_reason',
+    'string',
+    'How the connection ended (fin, rst, timeout, evicted, flush) (Tapwire addition)',
+  ],
+  ['tcp_bytes_sent', 'int', 'Payload bytes from the client (Tapwire addition)'],
+  ['tcp_bytes_received', 'int', 'Payload bytes from the server (Tapwire addition)'],
 ]
 
 const UDP: Row[] = [
   ['udp_length', 'int', 'UDP length field'],
   ['udp_checksum', 'int', 'UDP checksum'],
   ['udp_payload', 'bytes', 'Payload preview'],
+  ['udp_datagrams_sent', 'int', 'Datagrams from the client (Tapwire addition)'],
+  ['udp_datagrams_received', 'int', 'Datagrams from the server (Tapwire addition)'],
 ]
 
 const SCTP: Row[] = [
@@ -231,6 +262,14 @@ const KAFKA: Row[] = [
   ['kafka_request_summary', 'string', 'Request summary / topic'],
   ['kafka_request_size', 'int', 'Request size in bytes'],
   ['kafka_response_size', 'int', 'Response size in bytes'],
+  ['kafka_api_version', 'int', 'API version of the request (Tapwire addition)'],
+  ['kafka_correlation_id', 'int', 'Correlation id pairing request and response (Tapwire addition)'],
+  ['kafka_error_code', 'int', 'First non-zero error code of the response (Tapwire addition)'],
+  [
+    'kafka_error',
+    'string',
+    'Name of that error code (TOPIC_AUTHORIZATION_FAILED) (Tapwire addition)',
+  ],
 ]
 
 const AMQP: Row[] = [
@@ -241,6 +280,14 @@ const AMQP: Row[] = [
   ['amqp_request_length', 'int', 'Request length'],
   ['amqp_response_length', 'int', 'Response length'],
   ['amqp_total_size', 'int', 'Request plus response size'],
+  ['amqp_channel', 'int', 'Channel number (Tapwire addition)'],
+  ['amqp_response_method', 'string', 'Reply method ("queue.declare-ok") (Tapwire addition)'],
+  ['amqp_exchange', 'string', 'Exchange argument (Tapwire addition)'],
+  ['amqp_routing_key', 'string', 'Routing key argument (Tapwire addition)'],
+  ['amqp_queue', 'string', 'Queue argument (Tapwire addition)'],
+  ['amqp_reply_code', 'int', 'Reply code of close/return methods (Tapwire addition)'],
+  ['amqp_reply_text', 'string', 'Reply text of close/return methods (Tapwire addition)'],
+  ['amqp_content_type', 'string', 'content-type property of the message (Tapwire addition)'],
 ]
 
 const LDAP: Row[] = [

@@ -41,6 +41,10 @@ export class Connection {
   l7: string | undefined
   /** Time of the client's SYN, when the handshake was captured. */
   synTs: number | undefined
+  /** The server answered the SYN (a SYN-ACK was captured). */
+  synAckSeen = false
+  /** Which side sent a RST (0 client, 1 server), if one did. */
+  rstFrom: Direction | undefined
   /** SYN to the client's ACK of the SYN-ACK, microseconds; undefined when not captured. */
   handshakeUs: number | undefined
   /** For the table's owner (e.g. the peer flow this connection belongs to). */
@@ -70,6 +74,7 @@ export class Connection {
     this.clientIsLow = !this.clientIsLow
     this.stats.reverse()
     this.halves.reverse()
+    if (this.rstFrom !== undefined) this.rstFrom = (1 - this.rstFrom) as Direction
   }
 
   /** Direction of a packet whose sender is the low (first-sorted) side when `fromLow`. */

@@ -154,6 +154,7 @@ export class FlowTable {
     if (flags & TcpFlag.SYN) {
       half.onSyn(p.tcpSeq)
       if (!(flags & TcpFlag.ACK) && conn.synTs === undefined) conn.synTs = tsMs
+      if (flags & TcpFlag.ACK) conn.synAckSeen = true
     } else if (conn.state === 'syn_sent' && flags & TcpFlag.ACK) {
       // The client's ACK of the SYN-ACK completes the three-way handshake (RFC 9293 §3.5).
       conn.state = 'established'
@@ -187,6 +188,7 @@ export class FlowTable {
     }
     if (flags & TcpFlag.RST) {
       conn.state = 'reset'
+      conn.rstFrom = dir
       this.#close(conn, tsMs, 'rst')
       return
     }

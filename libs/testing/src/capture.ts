@@ -21,7 +21,14 @@ export function tempDir(prefix = 'tapwire-test-'): { path: string; dispose: () =
  * Records loopback traffic with tcpdump while `traffic()` runs: the reference capture the
  * dissectors and tshark both read. `filter` is a BPF expression (e.g. `tcp port 8080`).
  */
-export async function recordLoopback(file: string, filter: string, traffic: () => Promise<void>): Promise<void> {
+export interface RecordStats {
+  /** Packets tcpdump wrote. */
+  captured: number
+  /** Packets the kernel dropped because tcpdump did not keep up (the file is incomplete). */
+  droppedByKernel: number
+}
+
+export async function recordLoopback(file: string, filter: string, traffic: () => Promise<void>): Promise<RecordStats> {
   const bin = requireTool('tcpdump', 'tcpdump')
   // -U: write each packet as it arrives; -s 0: whole packets; -B: a large kernel buffer.
   const p = new TestProcess('tcpdump', bin, ['-i', 'lo', '--immediate-mode', '-U', '-s', '0', '-B', '16384', '-w', file, filter])
@@ -34,6 +41,9 @@ export async function recordLoopback(file: string, filter: string, traffic: () =
     p.signal('SIGINT')
     await p.wait(10_000)
   }
+  // tcpdump's closing lines: "N packets captured", "N packets dropped by kernel".
+  const num = (re: RegExp): number => Number(re.exec(p.output)?.[1] ?? 0)
+  return { captured: num(/(\d+) packets? captured/), droppedByKernel: num(/(\d+) packets? dropped by kernel/) }
 }
 
 export interface AnalyzeResult {

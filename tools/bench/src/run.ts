@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { benchHttp1Replay } from './http1-replay.js'
 import { benchHubQuery } from './hub-query.js'
+import { benchMixedReplay } from './mixed-replay.js'
 import { measureKflEval } from './kfl-eval.js'
 import { machineLine } from './machine.js'
 import { fmt, replaceSection, table } from './report.js'
@@ -21,6 +22,10 @@ try {
   if (want('http1-replay')) {
     console.log('bench: HTTP/1.1 offline replay vs tshark')
     replaceSection(md, 'http1-replay', await benchHttp1Replay(dir, Number(process.env.BENCH_REQUESTS ?? 30_000)))
+  }
+  if (want('mixed-replay')) {
+    console.log('bench: HTTP/1.1 + HTTP/2 + gRPC offline replay vs tshark')
+    replaceSection(md, 'mixed-replay', await benchMixedReplay(dir, Number(process.env.BENCH_MIXED ?? 10_000)))
   }
   if (want('kfl-eval')) {
     console.log('bench: KFL evaluation rate')

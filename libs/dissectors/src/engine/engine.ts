@@ -46,11 +46,11 @@ export class DissectorEngine {
 
   /** The consumer for a new connection (pass to the flow table). */
   attach(conn: Connection): StreamConsumer {
-    const hinted = this.#dissectors.filter(
-      (d) => d.transport === conn.transport && (d.portHints.includes(conn.server.port) || d.portHints.includes(conn.client.port))
-    )
-    const rest = this.#dissectors.filter((d) => d.transport === conn.transport && !hinted.includes(d))
-    const cd = new ConnectionDissection(this, conn, [...hinted, ...rest])
+    const probed = this.#dissectors.filter((d) => d.transport === conn.transport && !d.fallback)
+    const hinted = probed.filter((d) => d.portHints.includes(conn.server.port) || d.portHints.includes(conn.client.port))
+    const rest = probed.filter((d) => !hinted.includes(d))
+    const fallback = this.#dissectors.find((d) => d.transport === conn.transport && d.fallback)
+    const cd = new ConnectionDissection(this, conn, [...hinted, ...rest], fallback)
     this.#sessions.add(cd)
     return cd
   }
@@ -81,15 +81,17 @@ class ConnectionDissection implements StreamConsumer {
   #state: 'probing' | 'pinned' | 'none' | 'failed' = 'probing'
   #session: DissectorSession | undefined
   #candidates: Dissector[]
+  readonly #fallback: Dissector | undefined
   #buffered: Buffered[] = []
   #bufferedBytes = 0
   readonly #engine: DissectorEngine
   readonly #conn: Connection
 
-  constructor(engine: DissectorEngine, conn: Connection, candidates: Dissector[]) {
+  constructor(engine: DissectorEngine, conn: Connection, candidates: Dissector[], fallback: Dissector | undefined) {
     this.#engine = engine
     this.#conn = conn
     this.#candidates = candidates
+    this.#fallback = fallback
   }
 
   onData(dir: Direction, data: Uint8Array, tsMs: number): void {
@@ -109,9 +111,14 @@ class ConnectionDissection implements StreamConsumer {
     }
   }
 
-  onClose(tsMs: number, _reason: CloseReason): void {
-    if (this.#state === 'pinned') this.#guard(() => this.#session!.onClose(tsMs))
-    else if (this.#state === 'probing' && this.#bufferedBytes > 0) this.#engine.stats.connectionsUnidentified++
+  onClose(tsMs: number, reason: CloseReason): void {
+    // Closed before any dissector decided (no data, a reset, a refused connection): the fallback
+    // still reports it.
+    if (this.#state === 'probing') {
+      if (this.#fallback) this.#pin(this.#fallback)
+      else if (this.#bufferedBytes > 0) this.#engine.stats.connectionsUnidentified++
+    }
+    if (this.#state === 'pinned') this.#guard(() => this.#session!.onClose(tsMs, reason))
     this.#engine.forget(this)
   }
 
@@ -145,8 +152,9 @@ class ConnectionDissection implements StreamConsumer {
       // Let the other direction have its say before giving up (a server may speak first).
       const otherSeen = this.#buffered.some((b) => b.dir !== dir)
       if (otherSeen || this.#bufferedBytes > PROBE_BUFFER_LIMIT) {
-        this.#state = 'none'
         this.#engine.stats.connectionsUnidentified++
+        if (this.#fallback) return this.#pin(this.#fallback)
+        this.#state = 'none'
         this.#buffered = []
       }
     }

@@ -1,5 +1,5 @@
 import type { Attr, Header } from '@tapwire/wire'
-import type { Direction, Peer } from '@tapwire/reassembly'
+import type { CloseReason, Direction, Peer } from '@tapwire/reassembly'
 
 /** One request/response exchange (or a lone message with an error) as a dissector reports it. */
 export interface CallRecord {
@@ -57,6 +57,14 @@ export interface ConnectionInfo {
   readonly transport: 'tcp' | 'udp'
   readonly client: Peer
   readonly server: Peer
+  /** Packet time of the connection's first packet. */
+  readonly firstTs?: number
+  /** TCP: time of the client's SYN, when the handshake was captured. */
+  readonly synTs?: number | undefined
+  /** TCP: the server answered the SYN. */
+  readonly synAckSeen?: boolean
+  /** TCP: which side sent a RST, if one did (0 client, 1 server). */
+  readonly rstFrom?: Direction | undefined
 }
 
 export interface SessionContext {
@@ -76,7 +84,7 @@ export interface DissectorSession {
   onData(dir: Direction, data: Uint8Array, tsMs: number): void
   onGap(dir: Direction, length: number, tsMs: number): void
   /** Connection over: complete what can be completed, report the rest as errors. */
-  onClose(tsMs: number): void
+  onClose(tsMs: number, reason?: CloseReason): void
   /** Packet-time clock for timeouts. */
   onTick?(nowMs: number): void
 }
@@ -93,6 +101,11 @@ export interface Dissector {
   readonly transport: 'tcp' | 'udp'
   /** Ports that make this dissector be tried first; detection by content still decides. */
   readonly portHints: readonly number[]
+  /**
+   * A fallback is never probed: it takes a connection (of its transport) that every other
+   * dissector declined, or that closed before any decided, so nothing that moved is invisible.
+   */
+  readonly fallback?: boolean
   /** Looks at the first bytes seen in `dir`; must not keep `data`. */
   probe(data: Uint8Array, dir: Direction, conn: ConnectionInfo): ProbeVerdict
   /** `init` carries state from an upgrade (see SessionContext.upgrade); undefined otherwise. */

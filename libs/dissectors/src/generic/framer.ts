@@ -210,6 +210,7 @@ export const text = (b: Uint8Array): string => utf8.decode(b)
 /** Hex of bytes, for previews of binary payloads. */
 export function hex(b: Uint8Array, max = b.length): string {
   let s = ''
-  for (let i = 0; i < Math.min(max, b.length); i++) s += (b[i]! < 16 ? '0' : '') + b[i]!.toString(16)
+  for (let i = 0; i < Math.min(max, b.length); i++)
+    s += (b[i]! < 16 ? '0' : '') + b[i]!.toString(16)
   return s
 }

@@ -1,6 +1,12 @@
 import type { Attr } from '@tapwire/wire'
 import type { Direction } from '@tapwire/reassembly'
-import type { CallRecord, Dissector, DissectorSession, ProbeVerdict, SessionContext } from '../engine/types.js'
+import type {
+  CallRecord,
+  Dissector,
+  DissectorSession,
+  ProbeVerdict,
+  SessionContext,
+} from '../engine/types.js'
 import { flag, num, str } from '../generic/attrs.js'
 import type { Frame } from '../generic/framer.js'
 import { LengthFramer } from '../generic/framer.js'
@@ -59,7 +65,11 @@ class KafkaSession implements DissectorSession {
   }
 
   onClose(): void {
-    for (const p of this.#pending.values()) this.#emit(p, undefined, { type: 'connection', message: 'connection closed before a response' })
+    for (const p of this.#pending.values())
+      this.#emit(p, undefined, {
+        type: 'connection',
+        message: 'connection closed before a response',
+      })
     this.#pending.clear()
   }
 
@@ -80,15 +90,28 @@ class KafkaSession implements DissectorSession {
       return
     }
     const body = parseRequestBody(header, f.bytes)
-    const p: Pending = { header, topics: body.topics, size: f.total, ts: f.ts, gaps: f.gaps > 0 ? 1 : 0 }
+    const p: Pending = {
+      header,
+      topics: body.topics,
+      size: f.total,
+      ts: f.ts,
+      gaps: f.gaps > 0 ? 1 : 0,
+    }
     // Produce with acks=0 gets no response at all (protocol guide, ProduceRequest).
     if (header.apiKey === 0 && body.acks === 0) return this.#emit(p, undefined)
     const old = this.#pending.get(header.correlationId)
-    if (old) this.#emit(old, undefined, { type: 'pair-not-found', message: 'correlation id reused before a response' })
+    if (old)
+      this.#emit(old, undefined, {
+        type: 'pair-not-found',
+        message: 'correlation id reused before a response',
+      })
     if (this.#pending.size >= this.#ctx.limits.maxPendingRequests) {
       const [oldestId, oldest] = this.#pending.entries().next().value as [number, Pending]
       this.#pending.delete(oldestId)
-      this.#emit(oldest, undefined, { type: 'pair-not-found', message: 'too many requests waiting for a response' })
+      this.#emit(oldest, undefined, {
+        type: 'pair-not-found',
+        message: 'too many requests waiting for a response',
+      })
     }
     this.#pending.set(header.correlationId, p)
   }
@@ -100,12 +123,19 @@ class KafkaSession implements DissectorSession {
     if (p === undefined) return // its request was not seen (capture started mid-connection)
     this.#pending.delete(correlationId)
     const body = parseResponseBody(p.header.apiKey, p.header.apiVersion, f.bytes, 8)
-    this.#emit(p, { ts: f.ts, size: f.total, errorCode: body.errorCode, topics: body.topics, gaps: f.gaps > 0 ? 1 : 0 })
+    this.#emit(p, {
+      ts: f.ts,
+      size: f.total,
+      errorCode: body.errorCode,
+      topics: body.topics,
+      gaps: f.gaps > 0 ? 1 : 0,
+    })
   }
 
   #emit(
     p: Pending,
-    resp: { ts: number; size: number; errorCode: number; topics: string[]; gaps: number } | undefined,
+    resp:
+      { ts: number; size: number; errorCode: number; topics: string[]; gaps: number } | undefined,
     error?: CallRecord['error']
   ): void {
     const h = p.header
@@ -127,9 +157,18 @@ class KafkaSession implements DissectorSession {
       num('kafka_response_size', resp?.size ?? 0),
     ]
     if (resp && resp.errorCode !== 0) {
-      attrs.push(num('kafka_error_code', resp.errorCode), str('kafka_error', errorName(resp.errorCode)))
+      attrs.push(
+        num('kafka_error_code', resp.errorCode),
+        str('kafka_error', errorName(resp.errorCode))
+      )
     }
-    const detail = JSON.stringify({ apiKey: h.apiKey, apiVersion: h.apiVersion, correlationId: h.correlationId, clientId: h.clientId, topics: unique })
+    const detail = JSON.stringify({
+      apiKey: h.apiKey,
+      apiVersion: h.apiVersion,
+      correlationId: h.correlationId,
+      clientId: h.clientId,
+      topics: unique,
+    })
     const call: CallRecord = {
       proto: 'kafka',
       reqTs: p.ts,
@@ -164,7 +203,13 @@ function probe(data: Uint8Array, dir: Direction): ProbeVerdict {
   if (data.length < 14) return 'more'
   const apiKey = dv.getInt16(4)
   const version = dv.getInt16(6)
-  if (apiKey < 0 || apiKey >= API_KEY_NAMES.length || version < 0 || version > MAX_PLAUSIBLE_VERSION) return 'no'
+  if (
+    apiKey < 0 ||
+    apiKey >= API_KEY_NAMES.length ||
+    version < 0 ||
+    version > MAX_PLAUSIBLE_VERSION
+  )
+    return 'no'
   const idLen = dv.getInt16(12)
   if (idLen < -1 || 10 + idLen > size) return 'no'
   const end = Math.min(data.length, 14 + Math.max(0, idLen))

@@ -1,2 +1,6 @@
 export { startKafkaPeer } from './kafka-peer.js'
 export type { KafkaPeer } from './kafka-peer.js'
+export { startMongoPeer } from './mongo-peer.js'
+export type { MongoPeer } from './mongo-peer.js'
+export { startRabbitmq } from './rabbitmq.js'
+export type { RabbitmqHandle } from './rabbitmq.js'

@@ -139,7 +139,11 @@ export async function startKafkaPeer(): Promise<KafkaPeer> {
       o.i32(results.length)
       for (const [topic, parts] of results) {
         o.str(topic).i32(parts.length)
-        for (const p of parts) o.i32(p).i16(topic.startsWith('forbidden') ? 29 : 0).i64(BigInt(produced.get(topic) ?? 0)).i64(-1n)
+        for (const p of parts)
+          o.i32(p)
+            .i16(topic.startsWith('forbidden') ? 29 : 0)
+            .i64(BigInt(produced.get(topic) ?? 0))
+            .i64(-1n)
       }
       o.i32(0)
       return o.done()

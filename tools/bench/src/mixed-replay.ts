@@ -1,0 +1,32 @@
+import { join } from 'node:path'
+import { recordMixedTraffic } from './mixed-traffic.js'
+import { fmt } from './report.js'
+import { compareReplay } from './replay-compare.js'
+
+/** Counts request methods in `-e http.request.method -e http2.headers.method` output. */
+function countMethods(stdout: string): number {
+  let n = 0
+  for (const line of stdout.split('\n')) for (const cell of line.split('\t')) n += cell.split(',').filter((m) => /^[A-Z]+$/.test(m)).length
+  return n
+}
+
+/**
+ * Offline replay of a mixed HTTP/1.1 + HTTP/2 + gRPC capture (the HTTP issue's benchmark):
+ * our pipeline vs tshark decoding the same file. Goal: ≥ 5× tshark and ≥ 200k packets/s.
+ */
+export async function benchMixedReplay(dir: string, perProtocol: number, runs = 3): Promise<string> {
+  const file = join(dir, 'mixed.pcap')
+  const p = await recordMixedTraffic(file, perProtocol)
+  return compareReplay({
+    caption: `${fmt(perProtocol)} calls each of HTTP/1.1, HTTP/2 and gRPC recorded by the bench`,
+    file,
+    runs,
+    tsharkArgs: [
+      '-d', `tcp.port==${p.http1},http`, '-d', `tcp.port==${p.http2},http2`, '-d', `tcp.port==${p.grpc},http2`,
+      '-Y', 'http.request || http2.type == 1', '-T', 'fields', '-e', 'http.request.method', '-e', 'http2.headers.method',
+    ],
+    countTsharkCalls: countMethods,
+    goal: ({ pps, ratio }) =>
+      `Goal (HTTP issue): ≥ 5× tshark and ≥ 200,000 packets/s on one core — ${ratio >= 5 ? 'ratio met' : `ratio **missed** (${fmt(ratio, 1)}×)`}, ${pps >= 200_000 ? 'rate met' : `rate **missed** (${fmt(pps)}/s)`}.`,
+  })
+}

@@ -103,7 +103,7 @@ describe('usage errors exit 2', () => {
 })
 
 describe('hub errors exit 1 with the hub message', () => {
-  it('prints the hub's 404 for something that does not exist and exits 1', async () => {
+  it('prints the hub 404 for something that does not exist and exits 1', async () => {
     const r = await cli('snapshot', 'get', 'no-such-snapshot')
     expect(r.code).toBe(1)
     expect(r.err).toMatch(/NOT_FOUND \(HTTP 404\): .*no-such-snapshot/)

@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { Chunk } from '../test-support/fuzz.js'
-import { feed, mutated, params, randomChunks, session } from '../test-support/fuzz.js'
+import { feed, mutated, params, randomChunks } from '../test-support/fuzz.js'
 import { redisDissector } from './redis-dissector.js'
 import type { RespValue } from './resp-parser.js'
 import { renderResp, RespParser } from './resp-parser.js'

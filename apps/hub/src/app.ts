@@ -9,6 +9,12 @@ import { mountCalls } from './routes/calls.js'
 import { mountDetails } from './routes/details.js'
 import { mountDissection } from './routes/dissection.js'
 import { mountFlows } from './routes/flows.js'
+import { mountResolve } from './resolver/routes.js'
+import type { Resolver } from './resolver/index.js'
+import type { DissectionManager } from './dissections/dissection-manager.js'
+import { mountDissections } from './dissections/routes.js'
+import type { SnapshotManager } from './snapshots/snapshot-manager.js'
+import { mountSnapshots } from './snapshots/routes.js'
 import { discoveryDocument } from './routes/discovery.js'
 import { mcpOriginGuard, mountMcp } from './mcp/index.js'
 import { authMiddleware, identityOf } from './auth/middleware.js'
@@ -28,9 +34,13 @@ export interface AppDeps extends CallsDeps {
   /** Hub → agent requests (drill-down, flows); absent in tests without NATS. */
   agents?: AgentGateway | undefined
   control?: DissectionControl | undefined
+  resolver?: Resolver | undefined
   /** The hub's external URL (behind an ingress), for links in MCP answers. */
   publicUrl?: string | undefined
   registry: NodeRegistry
+  /** Snapshots and delayed dissection; absent in tests that do not need them (routes answer 503). */
+  snapshots?: SnapshotManager | undefined
+  dissections?: DissectionManager | undefined
 }
 
 /** One line per state-changing action, with the caller's identity and address. */
@@ -74,5 +84,29 @@ export function createApp(deps: AppDeps): Hono {
   mountDetails(app, deps)
   mountDissection(app, deps, (c, action) => auditLine(deps, c, action))
   mountFlows(app, deps)
+  mountResolve(app, deps)
+  mountSnapshots(
+    app,
+    {
+      get snapshots() {
+        return deps.snapshots
+      },
+      store: deps.store,
+      compileFilter: deps.compileFilter,
+      snapshotDb: (name) => deps.dissections?.snapshotDb(name) ?? Promise.resolve(undefined),
+      log: deps.log,
+    },
+    (c, action) => auditLine(deps, c, action)
+  )
+  mountDissections(
+    app,
+    {
+      get dissections() {
+        return deps.dissections
+      },
+      registry: deps.registry,
+    },
+    (c, action) => auditLine(deps, c, action)
+  )
   return app
 }

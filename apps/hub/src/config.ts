@@ -13,6 +13,9 @@ export const HUB_FLAGS: readonly FlagSpec[] = [
   { name: 'tokens-file', env: 'HUB_TOKENS_FILE', description: "file of '<viewer|admin> <name> <token>' lines (e.g. a mounted Secret)" },
   { name: 'retention-entries', env: 'HUB_RETENTION_ENTRIES', default: '2000000', description: 'entries kept in memory' },
   { name: 'snapshot-quota', env: 'HUB_SNAPSHOT_QUOTA', default: '10GiB', description: 'bound on the bytes all snapshots (and their dissections) may use under <data-dir>/snapshots' },
+  { name: 'kubeconfig', env: 'KUBECONFIG', description: 'kubeconfig of the cluster whose IPs to resolve (one watcher per hub)' },
+  { name: 'in-cluster', boolean: true, description: "resolve with the pod's service account (default when KUBERNETES_SERVICE_HOST is set)" },
+  { name: 'static-resolution', env: 'TAPWIRE_STATIC_RESOLUTION', description: 'JSON file [{ip, port?, pod, ns, svc, node, labels}] for running without Kubernetes' },
   { name: 'help', boolean: true, description: 'show this help' },
 ]
 
@@ -26,6 +29,9 @@ export interface HubConfig {
   tokensFile: string | undefined
   retentionEntries: number
   snapshotQuota: number
+  kubeconfig: string | undefined
+  inCluster: boolean
+  staticResolution: string | undefined
   help: boolean
 }
 
@@ -41,6 +47,9 @@ export function loadHubConfig(argv: readonly string[], env: NodeJS.ProcessEnv): 
     tokensFile: f['tokens-file'] || undefined,
     retentionEntries: parseIntFlag('retention-entries', f['retention-entries'], 1000, 100_000_000),
     snapshotQuota: parseSize(f['snapshot-quota']!),
+    kubeconfig: f.kubeconfig || undefined,
+    inCluster: f['in-cluster'] === 'true' || (!f.kubeconfig && !f['static-resolution'] && !!env.KUBERNETES_SERVICE_HOST),
+    staticResolution: f['static-resolution'] || undefined,
     help: f.help === 'true',
   }
 }

@@ -6,6 +6,8 @@ import { CONTROL_BUCKET, renderMetrics } from '@tapwire/wire'
 import { NatsAgentGateway } from './agents/agent-gateway.js'
 import { KvDissectionControl } from './control/dissection-control.js'
 import { createApp } from './app.js'
+import { createResolver, waitForResolver } from './resolver/index.js'
+import type { Resolver } from './resolver/index.js'
 import { TokenSet } from './auth/tokens.js'
 import type { AppDeps } from './app.js'
 import type { CallFilter } from './routes/calls.js'
@@ -13,6 +15,11 @@ import type { HubConfig } from './config.js'
 import { EntryIngest } from './ingest/entry-ingest.js'
 import { NodeRegistry } from './nodes/node-registry.js'
 import { EntryStore } from './store/entry-store.js'
+import { join } from 'node:path'
+import { DissectionManager } from './dissections/dissection-manager.js'
+import { SnapshotManager } from './snapshots/snapshot-manager.js'
+import { natsSliceTransport } from './snapshots/transfer.js'
+import type { SliceTransport } from './snapshots/transfer.js'
 
 export type Log = (msg: string) => void
 
@@ -22,17 +29,31 @@ export class Hub {
   readonly store: EntryStore
   readonly registry = new NodeRegistry()
   readonly tokens: TokenSet
+  readonly resolver: Resolver
   readonly #log: Log
   readonly #compileFilter: (kfl: string) => CallFilter | undefined
   #nc: NatsConnection | undefined
   #ingest: EntryIngest | undefined
   #server: ServerType | undefined
+  #transport: SliceTransport | undefined
+  readonly snapshots: SnapshotManager
+  readonly dissections: DissectionManager
 
   constructor(config: HubConfig, log: Log, compileFilter: (kfl: string) => CallFilter | undefined) {
     this.config = config
     this.#log = log
     this.#compileFilter = compileFilter
     this.store = new EntryStore({ maxEntries: config.retentionEntries })
+    this.snapshots = new SnapshotManager({
+      dir: join(config.dataDir, 'snapshots'),
+      quotaBytes: config.snapshotQuota,
+      registry: this.registry,
+      transport: () => this.#transport,
+      log,
+    })
+    this.dissections = new DissectionManager(this.snapshots, log)
+    this.snapshots.setOnDeleted((name) => this.dissections.forgetSnapshot(name))
+    this.resolver = createResolver({ kubeconfig: config.kubeconfig, inCluster: config.inCluster, staticFile: config.staticResolution, log })
     this.tokens = TokenSet.load({ adminToken: config.authToken, viewerToken: config.viewerToken, tokensFile: config.tokensFile })
   }
 
@@ -45,10 +66,17 @@ export class Hub {
       metrics: () => this.#metrics(),
       log: this.#log,
       registry: this.registry,
+      resolver: this.resolver,
       // Filled in once NATS is connected (routes read them per request); until then they answer 503.
       agents: undefined,
       control: undefined,
+      snapshots: this.snapshots,
+      dissections: this.dissections,
+      lookupDb: (db) => this.dissections.db(db),
     }
+    // Manifests first: a snapshot cut short by a restart must read `failed` from the first request.
+    await this.snapshots.load()
+    await this.dissections.load()
     const app = createApp(deps)
     // Serve /healthz at once; /readyz turns ready when the stream replay has caught up.
     const port = await new Promise<number>((resolve, reject) => {
@@ -63,14 +91,21 @@ export class Hub {
       waitOnFirstConnect: true,
     })
     deps.agents = new NatsAgentGateway(this.#nc)
+    this.#transport = natsSliceTransport(this.#nc)
     deps.control = new KvDissectionControl(await this.#nc.jetstream().views.kv(CONTROL_BUCKET))
-    this.#ingest = new EntryIngest(this.#nc, this.store, this.registry, this.#log)
+    // Resolve before replaying, or every replayed entry would be enriched as not_synced.
+    await this.resolver.start()
+    if (!(await waitForResolver(this.resolver))) this.#log('resolver not synced after 15 s; entries are marked not_synced until it is')
+    this.#ingest = new EntryIngest(this.#nc, this.store, this.registry, this.#log, this.resolver)
     await this.#ingest.start()
     return { port }
   }
 
   async stop(): Promise<void> {
     this.#ingest?.stop()
+    await this.resolver.stop()
+    await this.dissections.shutdown()
+    await this.snapshots.stop()
     await new Promise<void>((r) => (this.#server ? this.#server.close(() => r()) : r()))
     if (this.#nc && !this.#nc.isClosed()) await this.#nc.close()
   }
@@ -84,6 +119,9 @@ export class Hub {
       store_entries: ['Entries held in the store', this.store.size],
       store_evicted_total: ['Entries evicted from the store by its retention bound', this.store.evicted],
       nodes_known: ['Nodes that sent a heartbeat', this.registry.all().length],
+      resolver_ready: ['1 when the resolver answers from a complete table', this.resolver.ready ? 1 : 0],
+      resolver_records: ['IP history records kept', this.resolver.stats().history.records],
+      resolver_dropped_total: ['IP history records dropped (retention or cap)', this.resolver.stats().history.droppedExpired + this.resolver.stats().history.droppedOverCap],
     })
   }
 }

@@ -9,19 +9,24 @@ import {
   controlKeys,
   decodeDetailsRequest,
   decodeFlowsRequest,
+  decodePcapSliceRequest,
   encodeAgentStatus,
   encodeDetailsResponse,
   encodeFlowsResponse,
+  encodePcapChunk,
   ensureEntryStream,
   renderMetrics,
   subjects,
 } from '@tapwire/wire'
+import { join } from 'node:path'
 import type { CaptureSource } from './capture/capture-source.js'
 import { FileReplay } from './capture/file-replay.js'
 import { LiveCapture } from './capture/live-capture.js'
 import type { AgentConfig } from './config.js'
 import { startHealthServer } from './http/health-server.js'
 import { EntryPublisher } from './publish/entry-publisher.js'
+import { RawRing } from './raw/raw-ring.js'
+import { SliceServer } from './raw/slice-server.js'
 import { WorkerClient } from './worker/worker-client.js'
 
 export const AGENT_VERSION = '0.1.0'
@@ -48,6 +53,9 @@ export class Agent {
   #captureDone = false
   #dissectionEnabled = true
   #fatal: Error | undefined
+  /** Raw capture (PCAP ring); always on for live capture, opt-in for --read. */
+  #raw: RawRing | undefined
+  #slices: SliceServer | undefined
 
   constructor(config: AgentConfig, log: Log) {
     this.config = config
@@ -73,7 +81,7 @@ export class Agent {
     const kv = await this.#nc.jetstream().views.kv(CONTROL_BUCKET)
     const current = await kv.get(controlKeys.dissectionEnabled)
     this.#dissectionEnabled = current?.string() !== 'false'
-    this.#publisher = new EntryPublisher(this.#nc.jetstream(), { subject: subjects.entries(cfg.node) })
+    this.#publisher = new EntryPublisher(this.#nc.jetstream(), { subject: subjects.entries(cfg.node), maxQueueBytes: cfg.publishBufferBytes })
     const publisher = this.#publisher
     this.#worker = new WorkerClient({
       init: {
@@ -84,6 +92,7 @@ export class Agent {
         previewBytes: cfg.previewBytes,
         maxBodyBytes: cfg.maxBodyBytes,
         detailCacheBytes: cfg.detailCacheBytes,
+        redaction: cfg.redaction,
         bootId: this.#startedAt.toString(36),
       },
       onEntries: (msg) => publisher.enqueue(msg),
@@ -108,7 +117,12 @@ export class Agent {
     const source = new LiveCapture({ interface: cfg.interface, ...(cfg.bpf ? { bpf: cfg.bpf } : {}) })
     this.#source = source
     const worker = this.#worker!
-    const done = source.run((batch, packets) => worker.offer(batch, packets))
+    const raw = this.#openRaw()
+    // The ring copies the batch synchronously: it must see it before the transfer detaches it.
+    const done = source.run((batch, packets) => {
+      raw.append(batch)
+      return worker.offer(batch, packets)
+    })
     this.#captureRunning = true
     this.#log(`capturing on ${cfg.interface} (${source.linkTypeName}), node ${cfg.node}, NATS ${cfg.natsUrl}`)
     this.#publishStatus()
@@ -125,8 +139,13 @@ export class Agent {
     await import('@tapwire/pcap').then(async ({ openCapture }) => (await openCapture(path)).close())
     await this.#setUp()
     const worker = this.#worker!
+    const raw = this.config.ringOnRead ? this.#openRaw() : undefined
     this.#captureRunning = true
-    await source.run((batch) => worker.submit(batch))
+    await source.run((batch) => {
+      raw?.append(batch)
+      return worker.submit(batch)
+    })
+    await raw?.flush()
     const stats = await worker.finish()
     this.#captureRunning = false
     this.#captureDone = true
@@ -139,6 +158,11 @@ export class Agent {
         ` (${stats.flows.tcpGaps} gaps, ${stats.engine.dissectorErrors} dissector errors)`
     )
     return stats
+  }
+
+  #openRaw(): RawRing {
+    this.#raw = new RawRing({ dir: join(this.config.dataDir, 'ring'), maxBytes: this.config.ringSize, log: this.#log })
+    return this.#raw
   }
 
   /** Follows the hub's dissection switch; the state survives restarts of either side. */
@@ -181,6 +205,23 @@ export class Agent {
         })()
       },
     })
+    // Raw-capture slices, pulled chunk by chunk by the hub (see raw/slice-server.ts).
+    this.#slices = new SliceServer(() => this.#raw?.ring)
+    const slices = this.#slices
+    nc.subscribe(subjects.agentVerb(node, 'pcap'), {
+      callback: (err, msg) => {
+        if (err) return
+        void (async () => {
+          let answer: Uint8Array
+          try {
+            answer = encodePcapChunk(await slices.handle(decodePcapSliceRequest(msg.data)))
+          } catch (e) {
+            answer = encodePcapChunk({ error: (e as Error).message })
+          }
+          msg.respond(answer)
+        })()
+      },
+    })
     nc.subscribe(subjects.agentVerb(node, 'flows'), {
       callback: (err, msg) => {
         if (err) return
@@ -213,6 +254,8 @@ export class Agent {
     if (this.#publisher) await this.#publisher.drain(5000)
     this.#publisher?.close()
     await this.#worker?.terminate()
+    this.#slices?.close()
+    await this.#raw?.close()
     await new Promise<void>((r) => (this.#health ? this.#health.close(() => r()) : r()))
     if (this.#nc && !this.#nc.isClosed()) await this.#nc.drain()
   }
@@ -221,6 +264,7 @@ export class Agent {
     const a = this.#worker?.stats
     const p = this.#publisher?.stats
     const src = this.#source
+    const ring = this.#raw?.stats()
     return {
       node: this.config.node,
       version: AGENT_VERSION,
@@ -229,8 +273,11 @@ export class Agent {
       interface: this.config.readFile ?? this.config.interface,
       linkType: src?.linkTypeName ?? '',
       dissectionEnabled: this.#dissectionEnabled,
-      rawCaptureEnabled: false,
+      rawCaptureEnabled: this.#raw?.enabled === true,
       sessionId: this.#startedAt.toString(36),
+      ringOldestTs: ring?.oldestTs ?? 0,
+      ringNewestTs: ring?.newestTs ?? 0,
+      ringBytes: ring?.bytes ?? 0,
       captureDone: this.#captureDone,
       entriesOldestTs: this.#publisher?.oldestTs ?? 0,
       entriesNewestTs: this.#publisher?.newestTs ?? 0,
@@ -263,6 +310,7 @@ export class Agent {
 
   #metrics(): string {
     const s = this.status().stats!
+    const r = this.#raw?.stats()
     return renderMetrics('tapwire_agent', {
       packets_seen_total: ['Packets delivered by the capture source', s.packetsSeen ?? 0],
       bytes_seen_total: ['Bytes delivered by the capture source', s.bytesSeen ?? 0],
@@ -276,6 +324,11 @@ export class Agent {
       tcp_gaps_total: ['TCP sequence gaps (segments not captured)', s.tcpGaps ?? 0],
       decode_errors_total: ['Malformed or truncated packets', s.decodeErrors ?? 0],
       flows_active: ['Connections tracked now', s.flowsActive ?? 0],
+      ring_bytes: ['Bytes held by the PCAP ring (segments and indexes)', r?.bytes ?? 0],
+      ring_max_bytes: ['Bound of the PCAP ring (--ring-size)', r?.maxBytes ?? 0],
+      ring_packets: ['Packets held by the PCAP ring', r?.packets ?? 0],
+      ring_dropped_packets_total: ['Packets the PCAP ring dropped (disk behind or write errors)', (r?.droppedPackets ?? 0) + (r?.lostWhileOpening ?? 0)],
+      ring_evicted_segments_total: ['Ring segments deleted to stay within --ring-size', r?.evictedSegments ?? 0],
     })
   }
 }

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { FlagSpec } from '@tapwire/wire'
-import { parseFlags, parseIntFlag, parseSize, toNodeToken } from '@tapwire/wire'
+import { FlagError, parseFlags, parseIntFlag, parseSize, toNodeToken } from '@tapwire/wire'
 
 export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'node', env: 'NODE_NAME', description: 'node name (default: host name)' },
@@ -10,13 +10,19 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'read', description: 'replay a pcap/pcapng file instead of capturing live, then exit' },
   { name: 'nats', env: 'NATS_URL', default: 'nats://127.0.0.1:4222', description: 'NATS server' },
   { name: 'data-dir', env: 'AGENT_DATA_DIR', description: 'state and PCAP ring directory (default /var/lib/tapwire/<node>)' },
-  { name: 'ring-size', env: 'RING_SIZE', default: '1GiB', description: 'PCAP ring size' },
+  { name: 'ring-size', env: 'RING_SIZE', default: '1GiB', description: 'PCAP ring size (bound on <data-dir>/ring)' },
+  { name: 'ring-on-read', env: 'RING_ON_READ', boolean: true, description: 'with --read, also write the replayed packets into the PCAP ring (off by default)' },
   { name: 'port', env: 'AGENT_PORT', default: '8897', description: 'port of /healthz, /readyz, /metrics (0: none)' },
   { name: 'host', env: 'AGENT_HOST', default: '0.0.0.0', description: 'address of the health server' },
   { name: 'worker', env: 'POD_NAME', description: 'worker name reported in entries (default: node name)' },
   { name: 'preview-bytes', env: 'PREVIEW_BYTES', default: '4096', description: 'body bytes copied into published entries' },
   { name: 'max-body-bytes', env: 'MAX_BODY_BYTES', default: '256KiB', description: 'body bytes kept per message for drill-down' },
   { name: 'detail-cache', env: 'DETAIL_CACHE_SIZE', default: '64MiB', description: 'memory for full bodies of recent calls' },
+  { name: 'redact', env: 'REDACT', default: 'on', description: "redaction of secrets before entries leave the node: 'on' or 'off'" },
+  { name: 'redact-headers', env: 'REDACT_HEADERS', default: '', description: 'more header names to redact (comma-separated)' },
+  { name: 'redact-keys', env: 'REDACT_KEYS', default: '', description: 'more JSON/form/query keys to redact (comma-separated)' },
+  { name: 'redact-patterns', env: 'REDACT_PATTERNS', default: '', description: 'more regular expressions to redact (comma-separated)' },
+  { name: 'publish-buffer', env: 'PUBLISH_BUFFER', default: '64MiB', description: 'encoded entries held while NATS is slow or away; beyond it new batches are dropped and counted' },
   { name: 'help', boolean: true, description: 'show this help' },
 ]
 
@@ -29,12 +35,39 @@ export interface AgentConfig {
   natsUrl: string
   dataDir: string
   ringSize: number
+  /** --read only: raw capture of the replay is opt-in (a replay is usually a one-off analysis). */
+  ringOnRead: boolean
   port: number
   host: string
   previewBytes: number
   maxBodyBytes: number
   detailCacheBytes: number
+  redaction: RedactionConfig | undefined
+  publishBufferBytes: number
   help: boolean
+}
+
+/** Extra redaction rules on top of the defaults; undefined turns redaction off. */
+export interface RedactionConfig {
+  headers: string[]
+  keys: string[]
+  patterns: string[]
+}
+
+const list = (s: string | undefined): string[] => (s ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '')
+
+function redactionConfig(f: Record<string, string | undefined>): RedactionConfig | undefined {
+  if (f.redact === 'off') return undefined
+  if (f.redact !== 'on') throw new FlagError(`--redact must be 'on' or 'off', got '${f.redact ?? ''}'`)
+  const patterns = list(f['redact-patterns'])
+  for (const p of patterns) {
+    try {
+      new RegExp(p)
+    } catch {
+      throw new FlagError(`--redact-patterns: '${p}' is not a valid regular expression`)
+    }
+  }
+  return { headers: list(f['redact-headers']), keys: list(f['redact-keys']), patterns }
 }
 
 export function loadAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv): AgentConfig {
@@ -49,11 +82,14 @@ export function loadAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     natsUrl: f.nats!,
     dataDir: f['data-dir'] || join('/var/lib/tapwire', node),
     ringSize: parseSize(f['ring-size']!),
+    ringOnRead: f['ring-on-read'] === 'true',
     port: parseIntFlag('port', f.port, 0, 65535),
     host: f.host!,
     previewBytes: parseIntFlag('preview-bytes', f['preview-bytes'], 0, 1 << 20),
     maxBodyBytes: parseSize(f['max-body-bytes']!),
     detailCacheBytes: parseSize(f['detail-cache']!),
+    redaction: redactionConfig(f),
+    publishBufferBytes: parseSize(f['publish-buffer']!),
     help: f.help === 'true',
   }
 }

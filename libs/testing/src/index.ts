@@ -12,3 +12,6 @@ export type { MariadbHandle, PostgresHandle, ServerHandle } from './servers/inde
 export * from './peers/index.js'
 export { createNetnsLab, leftoverNetns, netnsAvailable } from './netns.js'
 export type { NetnsLab, NetnsNode } from './netns.js'
+export * from './k8s/index.js'
+export { startEchoServer, http1Load, scrapeMetrics, storedCalls, procUsage, sampleProcs, startTcpdump } from './load.js'
+export type { LoadOptions, LoadResult, ProcSeries } from './load.js'

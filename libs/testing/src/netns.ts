@@ -30,7 +30,8 @@ export interface NetnsLab {
   destroy(): void
 }
 
-const ip = (args: string[]): string => execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+const ip = (args: string[]): string =>
+  execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
 
 function quiet(fn: () => unknown): void {
   try {
@@ -99,15 +100,18 @@ export function createNetnsLab(opts: { nodes: number; subnet?: number }): NetnsL
     hostIp,
     bridge,
     nodes,
-    exec: (ns, cmd, args) => execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8' }),
-    spawn: (ns, name, cmd, args, o) => new TestProcess(name, 'ip', ['netns', 'exec', ns, cmd, ...args], o),
+    exec: (ns, cmd, args) =>
+      execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8' }),
+    spawn: (ns, name, cmd, args, o) =>
+      new TestProcess(name, 'ip', ['netns', 'exec', ns, cmd, ...args], o),
     destroy,
   }
 }
 
 /** Lists leftovers of earlier runs (names starting with tw-), for assertions that cleanup worked. */
 export function leftoverNetns(prefix = 'tw-'): string[] {
-  const names = ip(['netns', 'list']).split('\n').map((l) => l.split(' ')[0] ?? '')
+  const names = ip(['netns', 'list'])
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
   return names.filter((n) => n.startsWith(prefix))
 }
-

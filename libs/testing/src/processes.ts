@@ -80,13 +80,18 @@ export function freePort(): Promise<number> {
 }
 
 /** Polls `fn` until it returns a truthy value. */
-export async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+export async function until<T>(
+  what: string,
+  fn: () => T | Promise<T>,
+  timeoutMs = 30_000,
+  everyMs = 100
+): Promise<Exclude<T, undefined | null | false | 0 | ''>> {
   const deadline = Date.now() + timeoutMs
   let last: unknown
   for (;;) {
     try {
       const v = await fn()
-      if (v) return v
+      if (v) return v as Exclude<T, undefined | null | false | 0 | ''>
     } catch (e) {
       last = e
     }

@@ -1588,6 +1588,9 @@ export namespace tapwire {
             /** PcapSliceRequest chunkSize. */
             chunkSize: number;
 
+            /** PcapSliceRequest transferId. */
+            transferId: string;
+
             /**
              * Creates a new PcapSliceRequest instance using the specified properties.
              * @param [properties] Properties to set
@@ -1656,6 +1659,9 @@ export namespace tapwire {
                 /** PcapSliceRequest chunkSize */
                 chunkSize?: (number|null);
 
+                /** PcapSliceRequest transferId */
+                transferId?: (string|null);
+
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
             }
@@ -1703,6 +1709,12 @@ export namespace tapwire {
 
             /** PcapChunk error. */
             error: string;
+
+            /** PcapChunk chunkSha256. */
+            chunkSha256: string;
+
+            /** PcapChunk transferId. */
+            transferId: string;
 
             /**
              * Creates a new PcapChunk instance using the specified properties.
@@ -1777,6 +1789,12 @@ export namespace tapwire {
 
                 /** PcapChunk error */
                 error?: (string|null);
+
+                /** PcapChunk chunkSha256 */
+                chunkSha256?: (string|null);
+
+                /** PcapChunk transferId */
+                transferId?: (string|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];

@@ -5316,6 +5316,7 @@ export const tapwire = $root.tapwire = (() => {
              * @property {string|null} [bpfFilter] PcapSliceRequest bpfFilter
              * @property {number|null} [resumeOffset] PcapSliceRequest resumeOffset
              * @property {number|null} [chunkSize] PcapSliceRequest chunkSize
+             * @property {string|null} [transferId] PcapSliceRequest transferId
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -5388,6 +5389,14 @@ export const tapwire = $root.tapwire = (() => {
             PcapSliceRequest.prototype.chunkSize = 0;
 
             /**
+             * PcapSliceRequest transferId.
+             * @member {string} transferId
+             * @memberof tapwire.v1.PcapSliceRequest
+             * @instance
+             */
+            PcapSliceRequest.prototype.transferId = "";
+
+            /**
              * Creates a new PcapSliceRequest instance using the specified properties.
              * @function create
              * @memberof tapwire.v1.PcapSliceRequest
@@ -5429,6 +5438,8 @@ export const tapwire = $root.tapwire = (() => {
                     writer.uint32(/* id 4, wireType 0 =*/32).uint64(message.resumeOffset);
                 if (message.chunkSize != null && $Object.hasOwnProperty.call(message, "chunkSize") && message.chunkSize !== 0)
                     writer.uint32(/* id 5, wireType 0 =*/40).uint32(message.chunkSize);
+                if (message.transferId != null && $Object.hasOwnProperty.call(message, "transferId") && message.transferId !== "")
+                    writer.uint32(/* id 6, wireType 2 =*/50).string(message.transferId);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -5518,6 +5529,15 @@ export const tapwire = $root.tapwire = (() => {
                                 delete message.chunkSize;
                             continue;
                         }
+                    case 6: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.transferId = value;
+                            else
+                                delete message.transferId;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -5575,6 +5595,9 @@ export const tapwire = $root.tapwire = (() => {
                 if (object.chunkSize != null)
                     if ($Number(object.chunkSize) !== 0)
                         message.chunkSize = object.chunkSize >>> 0;
+                if (object.transferId != null)
+                    if (typeof object.transferId !== "string" || object.transferId.length)
+                        message.transferId = $String(object.transferId);
                 return message;
             };
 
@@ -5605,6 +5628,7 @@ export const tapwire = $root.tapwire = (() => {
                     } else
                         object.resumeOffset = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
                     object.chunkSize = 0;
+                    object.transferId = "";
                 }
                 if (message.startTs != null && $Object.hasOwnProperty.call(message, "startTs"))
                     object.startTs = options.json && !$isFinite(message.startTs) ? $String(message.startTs) : message.startTs;
@@ -5621,6 +5645,8 @@ export const tapwire = $root.tapwire = (() => {
                         object.resumeOffset = options.longs === $String ? $util.Long.prototype.toString.call(message.resumeOffset) : options.longs === $Number ? new $util.LongBits(message.resumeOffset.low >>> 0, message.resumeOffset.high >>> 0).toNumber(true) : message.resumeOffset;
                 if (message.chunkSize != null && $Object.hasOwnProperty.call(message, "chunkSize"))
                     object.chunkSize = message.chunkSize;
+                if (message.transferId != null && $Object.hasOwnProperty.call(message, "transferId"))
+                    object.transferId = message.transferId;
                 return object;
             };
 
@@ -5650,6 +5676,8 @@ export const tapwire = $root.tapwire = (() => {
              * @property {string|null} [sha256] PcapChunk sha256
              * @property {number|null} [packetCount] PcapChunk packetCount
              * @property {string|null} [error] PcapChunk error
+             * @property {string|null} [chunkSha256] PcapChunk chunkSha256
+             * @property {string|null} [transferId] PcapChunk transferId
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -5738,6 +5766,22 @@ export const tapwire = $root.tapwire = (() => {
             PcapChunk.prototype.error = "";
 
             /**
+             * PcapChunk chunkSha256.
+             * @member {string} chunkSha256
+             * @memberof tapwire.v1.PcapChunk
+             * @instance
+             */
+            PcapChunk.prototype.chunkSha256 = "";
+
+            /**
+             * PcapChunk transferId.
+             * @member {string} transferId
+             * @memberof tapwire.v1.PcapChunk
+             * @instance
+             */
+            PcapChunk.prototype.transferId = "";
+
+            /**
              * Creates a new PcapChunk instance using the specified properties.
              * @function create
              * @memberof tapwire.v1.PcapChunk
@@ -5783,6 +5827,10 @@ export const tapwire = $root.tapwire = (() => {
                     writer.uint32(/* id 6, wireType 0 =*/48).uint64(message.packetCount);
                 if (message.error != null && $Object.hasOwnProperty.call(message, "error") && message.error !== "")
                     writer.uint32(/* id 7, wireType 2 =*/58).string(message.error);
+                if (message.chunkSha256 != null && $Object.hasOwnProperty.call(message, "chunkSha256") && message.chunkSha256 !== "")
+                    writer.uint32(/* id 8, wireType 2 =*/66).string(message.chunkSha256);
+                if (message.transferId != null && $Object.hasOwnProperty.call(message, "transferId") && message.transferId !== "")
+                    writer.uint32(/* id 9, wireType 2 =*/74).string(message.transferId);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -5890,6 +5938,24 @@ export const tapwire = $root.tapwire = (() => {
                                 delete message.error;
                             continue;
                         }
+                    case 8: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.chunkSha256 = value;
+                            else
+                                delete message.chunkSha256;
+                            continue;
+                        }
+                    case 9: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.transferId = value;
+                            else
+                                delete message.transferId;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -5970,6 +6036,12 @@ export const tapwire = $root.tapwire = (() => {
                 if (object.error != null)
                     if (typeof object.error !== "string" || object.error.length)
                         message.error = $String(object.error);
+                if (object.chunkSha256 != null)
+                    if (typeof object.chunkSha256 !== "string" || object.chunkSha256.length)
+                        message.chunkSha256 = $String(object.chunkSha256);
+                if (object.transferId != null)
+                    if (typeof object.transferId !== "string" || object.transferId.length)
+                        message.transferId = $String(object.transferId);
                 return message;
             };
 
@@ -6016,6 +6088,8 @@ export const tapwire = $root.tapwire = (() => {
                     } else
                         object.packetCount = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
                     object.error = "";
+                    object.chunkSha256 = "";
+                    object.transferId = "";
                 }
                 if (message.offset != null && $Object.hasOwnProperty.call(message, "offset"))
                     if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
@@ -6046,6 +6120,10 @@ export const tapwire = $root.tapwire = (() => {
                         object.packetCount = options.longs === $String ? $util.Long.prototype.toString.call(message.packetCount) : options.longs === $Number ? new $util.LongBits(message.packetCount.low >>> 0, message.packetCount.high >>> 0).toNumber(true) : message.packetCount;
                 if (message.error != null && $Object.hasOwnProperty.call(message, "error"))
                     object.error = message.error;
+                if (message.chunkSha256 != null && $Object.hasOwnProperty.call(message, "chunkSha256"))
+                    object.chunkSha256 = message.chunkSha256;
+                if (message.transferId != null && $Object.hasOwnProperty.call(message, "transferId"))
+                    object.transferId = message.transferId;
                 return object;
             };
 

@@ -7,9 +7,20 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { freePort, sleep, startNatsServer, TestProcess, until } from '@tapwire/testing'
-import { grpcLoad, http1Load, sampleProcs, scrapeMetrics, startTcpdump, storedCalls } from './load-gen.js'
-import type { LoadResult, ProcSeries } from './load-gen.js'
+import {
+  freePort,
+  http1Load,
+  sampleProcs,
+  scrapeMetrics,
+  sleep,
+  startNatsServer,
+  startTcpdump,
+  storedCalls,
+  TestProcess,
+  until,
+} from '@tapwire/testing'
+import type { LoadResult, ProcSeries } from '@tapwire/testing'
+import { grpcLoad } from './load-gen.js'
 import { machineLine } from './machine.js'
 import { fmt, replaceSection, table } from './report.js'
 
@@ -47,34 +58,70 @@ export const LOAD_RUNS: readonly LoadRun[] = [
 ]
 
 /** One run on a fresh NATS, hub, agent and server (a child process: a core of its own). */
-export async function runLoad(run: LoadRun, log: (s: string) => void = console.log): Promise<LoadRunResult> {
+export async function runLoad(
+  run: LoadRun,
+  log: (s: string) => void = console.log
+): Promise<LoadRunResult> {
   const dir = mkdtempSync(join(tmpdir(), 'tapwire-load-'))
   const nats = await startNatsServer()
   const procs: TestProcess[] = []
   try {
-    const server = new TestProcess('load-server', process.execPath, [join(here, 'load-server.js'), run.proto])
+    const server = new TestProcess('load-server', process.execPath, [
+      join(here, 'load-server.js'),
+      run.proto,
+    ])
     procs.push(server)
     await server.waitFor(/port \d+/, 15_000)
     const port = Number(/port (\d+)/.exec(server.output)![1])
     const hubPort = await freePort()
-    const hub = new TestProcess('hub', process.execPath, ['--max-old-space-size=8192', HUB_MAIN, '--port', String(hubPort), '--host', '127.0.0.1', '--nats', nats.url])
+    const hub = new TestProcess('hub', process.execPath, [
+      '--max-old-space-size=8192',
+      HUB_MAIN,
+      '--port',
+      String(hubPort),
+      '--host',
+      '127.0.0.1',
+      '--nats',
+      nats.url,
+    ])
     procs.push(hub)
     const hubUrl = `http://127.0.0.1:${hubPort}`
     await until('hub ready', async () => (await fetch(`${hubUrl}/readyz`)).ok, 30_000)
     const agentPort = await freePort()
     const agent = new TestProcess('agent', process.execPath, [
-      AGENT_MAIN, '--interface', 'lo', '--bpf', `tcp port ${port}`, '--nats', nats.url, '--node', 'load-node',
-      '--data-dir', join(dir, 'agent'), '--port', String(agentPort), '--host', '127.0.0.1',
+      AGENT_MAIN,
+      '--interface',
+      'lo',
+      '--bpf',
+      `tcp port ${port}`,
+      '--nats',
+      nats.url,
+      '--node',
+      'load-node',
+      '--data-dir',
+      join(dir, 'agent'),
+      '--port',
+      String(agentPort),
+      '--host',
+      '127.0.0.1',
     ])
     procs.push(agent)
     await agent.waitFor(/capturing on lo/, 30_000)
     const metricsUrl = `http://127.0.0.1:${agentPort}/metrics`
     const before = await scrapeMetrics(metricsUrl)
     const tcpdump = await startTcpdump(join(dir, 'ref.pcap'), `tcp port ${port}`)
-    const sampler = sampleProcs({ agent: agent.pid!, hub: hub.pid!, server: server.pid!, 'bench (generator)': process.pid })
+    const sampler = sampleProcs({
+      agent: agent.pid!,
+      hub: hub.pid!,
+      server: server.pid!,
+      'bench (generator)': process.pid,
+    })
     const prefix = run.proto === 'grpc' ? '/tapwire.load.Echo/Call' : '/load/'
     const opts = { port, rate: run.rate, seconds: run.seconds, prefix }
-    const made = run.proto === 'grpc' ? await grpcLoad({ ...opts, connections: 8, maxStreams: 64 }) : await http1Load({ ...opts, connections: 64 })
+    const made =
+      run.proto === 'grpc'
+        ? await grpcLoad({ ...opts, connections: 8, maxStreams: 64 })
+        : await http1Load({ ...opts, connections: 64 })
     const ref = await tcpdump.stop()
     // Wait for the pipeline to settle: everything stored, or no progress for 15 s (at most 180 s).
     let stored = 0
@@ -88,7 +135,9 @@ export async function runLoad(run: LoadRun, log: (s: string) => void = console.l
     }
     const usage = sampler.stop()
     const after = await scrapeMetrics(metricsUrl)
-    const agentDelta = Object.fromEntries(Object.keys(after).map((k) => [k, after[k]! - (before[k] ?? 0)]))
+    const agentDelta = Object.fromEntries(
+      Object.keys(after).map((k) => [k, after[k]! - (before[k] ?? 0)])
+    )
     const result: LoadRunResult = {
       run,
       made,
@@ -113,7 +162,8 @@ export async function runLoad(run: LoadRun, log: (s: string) => void = console.l
   }
 }
 
-const pctStr = (a: number, b: number): string => (b === 0 ? '–' : `${((100 * a) / b).toFixed(a === b ? 0 : 2)}%`)
+const pctStr = (a: number, b: number): string =>
+  b === 0 ? '–' : `${((100 * a) / b).toFixed(a === b ? 0 : 2)}%`
 
 /** RSS every `step` seconds: `a → b → c`. */
 const rssOverTime = (s: ProcSeries | undefined, step: number): string =>
@@ -156,7 +206,20 @@ export async function benchLoad(runs: readonly LoadRun[] = LOAD_RUNS): Promise<s
     `_${machineLine()}; load generator, server, agent, hub, NATS and tcpdump on the same machine, loopback._`,
     '',
     table(
-      ['protocol', 'offered', 'calls made (achieved)', 'stored', 'completeness', 'packets agent / tcpdump', 'agent queue drops / TCP gaps', 'agent RSS peak', 'agent CPU mean / peak', 'hub RSS peak', 'hub CPU mean', 'goal'],
+      [
+        'protocol',
+        'offered',
+        'calls made (achieved)',
+        'stored',
+        'completeness',
+        'packets agent / tcpdump',
+        'agent queue drops / TCP gaps',
+        'agent RSS peak',
+        'agent CPU mean / peak',
+        'hub RSS peak',
+        'hub CPU mean',
+        'goal',
+      ],
       rows
     ),
     '',
@@ -170,11 +233,13 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const quick = args.includes('--quick')
   const protos = args.filter((a) => a === 'http1' || a === 'grpc')
   const seconds = Number(process.env['LOAD_SECONDS'] ?? (quick ? 10 : 0))
-  const runs = LOAD_RUNS.filter((r) => protos.length === 0 || protos.includes(r.proto)).map((r) => ({
-    ...r,
-    ...(seconds > 0 ? { seconds } : {}),
-    ...(quick ? { rate: r.rate / 5 } : {}),
-  }))
+  const runs = LOAD_RUNS.filter((r) => protos.length === 0 || protos.includes(r.proto)).map(
+    (r) => ({
+      ...r,
+      ...(seconds > 0 ? { seconds } : {}),
+      ...(quick ? { rate: r.rate / 5 } : {}),
+    })
+  )
   const section = await benchLoad(runs)
   console.log(section)
   const md = join(ROOT, 'BENCHMARKS.md')

@@ -23,8 +23,13 @@ if (kind === 'grpc') {
     stream.on('data', () => undefined)
     stream.on('error', () => undefined)
     stream.on('end', () => {
-      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true })
-      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'grpc-message': '' }))
+      stream.respond(
+        { ':status': 200, 'content-type': 'application/grpc' },
+        { waitForTrailers: true }
+      )
+      stream.on('wantTrailers', () =>
+        stream.sendTrailers({ 'grpc-status': '0', 'grpc-message': '' })
+      )
       stream.end(body)
     })
   })

@@ -2,6 +2,8 @@ import type { NatsConnection } from 'nats'
 import { decodeAgentStatus, decodeEntryBatch, ENTRY_STREAM, ensureEntryStream, subjects } from '@tapwire/wire'
 import type { EntryStore } from '../store/entry-store.js'
 import type { NodeRegistry } from '../nodes/node-registry.js'
+import type { Resolver } from '../resolver/index.js'
+import { enrichEntry } from '../resolver/index.js'
 
 export interface IngestStats {
   batches: number
@@ -23,8 +25,10 @@ export class EntryIngest {
   readonly #store: EntryStore
   readonly #registry: NodeRegistry
   readonly #log: (msg: string) => void
+  readonly #resolver: Resolver | undefined
 
-  constructor(nc: NatsConnection, store: EntryStore, registry: NodeRegistry, log: (msg: string) => void) {
+  constructor(nc: NatsConnection, store: EntryStore, registry: NodeRegistry, log: (msg: string) => void, resolver?: Resolver) {
+    this.#resolver = resolver
     this.#nc = nc
     this.#store = store
     this.#registry = registry
@@ -51,7 +55,11 @@ export class EntryIngest {
         this.stats.lastSeq = m.seq
         try {
           const batch = decodeEntryBatch(m.data)
-          for (const e of batch.entries) this.#store.add(e)
+          for (const e of batch.entries) {
+            // Workload names as of the call's own time (pods come and go, IPs are reused).
+            if (this.#resolver) enrichEntry(e, this.#resolver)
+            this.#store.add(e)
+          }
           this.stats.batches++
           this.stats.entries += batch.entries.length
         } catch (e) {

@@ -15,6 +15,8 @@ export interface CallsDeps {
   store: EntryStore
   /** Compiles a KFL filter; throws ApiError(400, INVALID_KFL) on a bad one. */
   compileFilter: (kfl: string) => CallFilter | undefined
+  /** A delayed-dissection database `<snapshot>/<dissection>`; undefined when there is none. */
+  lookupDb?: ((db: string) => Promise<EntryStore | undefined>) | undefined
 }
 
 const groupKey = (e: Entry, by: 'node' | 'ns' | 'worker'): string =>
@@ -22,7 +24,7 @@ const groupKey = (e: Entry, by: 'node' | 'ns' | 'worker'): string =>
 
 /** GET /mcp/calls (tool list_api_calls). */
 export function mountCalls(app: Hono, deps: CallsDeps): void {
-  app.get('/mcp/calls', (c) => {
+  app.get('/mcp/calls', async (c) => {
     const q = validateQuery(CALLS_PARAMS, c.req.queries())
     const limit = q.limit ?? 100
     const format = (q.format ?? 'compact')
@@ -32,19 +34,22 @@ export function mountCalls(app: Hono, deps: CallsDeps): void {
         end: q.end,
       })
     }
+    let store = deps.store
     if (q.db !== undefined) {
-      throw new ApiError(404, ErrorCode.DATABASE_NOT_FOUND, `no dissection database '${q.db}'`, { db: q.db })
+      const db = await deps.lookupDb?.(q.db)
+      if (db === undefined) throw new ApiError(404, ErrorCode.DATABASE_NOT_FOUND, `no dissection database '${q.db}'`, { db: q.db })
+      store = db
     }
     const filter = q.kfl !== undefined && q.kfl.trim() !== '' ? deps.compileFilter(q.kfl) : undefined
     const base = { start: q.start, end: q.end, predicate: filter?.predicate, protocols: filter?.protocols }
     if (q.group_by === undefined) {
-      const { items, total } = deps.store.query({ ...base, limit })
+      const { items, total } = store.query({ ...base, limit })
       return c.json({ calls: items.map((e) => formatCall(e, format)), total, truncated: total > items.length })
     }
     // Grouped: every match is counted per group; each group lists its newest `limit` calls.
     const by = q.group_by
     const groups = new Map<string, Entry[]>()
-    const { items, total } = deps.store.query({ ...base, limit: Number.MAX_SAFE_INTEGER })
+    const { items, total } = store.query({ ...base, limit: Number.MAX_SAFE_INTEGER })
     for (const e of items) {
       const key = groupKey(e, by)
       let list = groups.get(key)

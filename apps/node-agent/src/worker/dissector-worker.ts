@@ -2,7 +2,7 @@
 // costs CPU per packet happens here, off the capture thread.
 import { parentPort, workerData } from 'node:worker_threads'
 import * as zlib from 'node:zlib'
-import { Analyzer, setBodyDecoder, zlibBodyDecoder } from '@tapwire/dissectors'
+import { Analyzer, DEFAULT_REDACTION, Redactor, setBodyDecoder, zlibBodyDecoder } from '@tapwire/dissectors'
 import { IdAllocator } from '../ids/id-allocator.js'
 import type { DetailsResponse } from '@tapwire/wire'
 import { DetailCache } from './detail-cache.js'
@@ -20,6 +20,14 @@ setBodyDecoder(zlibBodyDecoder(zlib))
 const ids = new IdAllocator(init.dataDir)
 const batcher = new EntryBatcher({ node: init.node, bootId: init.bootId, send })
 const details = new DetailCache(init.detailCacheBytes)
+// Secrets are removed before an entry is published and before its bodies are kept for drill-down.
+const redactor = init.redaction
+  ? new Redactor({
+      headers: [...DEFAULT_REDACTION.headers, ...init.redaction.headers],
+      keys: [...DEFAULT_REDACTION.keys, ...init.redaction.keys],
+      patterns: [...DEFAULT_REDACTION.patterns, ...init.redaction.patterns.map((p) => new RegExp(p, 'g'))],
+    })
+  : undefined
 const EMPTY = new Uint8Array(0)
 const analyzer = new Analyzer({
   node: init.node,
@@ -28,6 +36,7 @@ const analyzer = new Analyzer({
   previewBytes: init.previewBytes,
   dissectionEnabled: init.dissectionEnabled,
   dissectorLimits: { maxBodyBytes: init.maxBodyBytes },
+  redactor,
   onEntry: (entry, call) => {
     batcher.add(entry)
     details.put(entry.id!, {

@@ -11,6 +11,8 @@ export interface WorkerInit {
   maxBodyBytes: number
   /** Bytes of full bodies the detail cache holds. */
   detailCacheBytes: number
+  /** Extra redaction rules on top of the defaults; undefined: no redaction. */
+  redaction: { headers: string[]; keys: string[]; patterns: string[] } | undefined
   /** Distinguishes this process's message ids from earlier runs' (JetStream de-duplication). */
   bootId: string
 }

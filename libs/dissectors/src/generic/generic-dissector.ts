@@ -5,7 +5,6 @@ import type {
   ConnectionInfo,
   Dissector,
   DissectorSession,
-  ProbeVerdict,
   SessionContext,
 } from '../engine/types.js'
 import { latin1 } from '../util/bytes.js'

@@ -157,7 +157,7 @@ describe('generic TCP/UDP fallback', () => {
   it('the KFL example selects the 5xx, the reset and the refused connection, nothing else', () => {
     const f = compile('http && status_code >= 500 || (tcp && tcp_error_type != "")')
     const selected = result.entries.filter(f.predicate)
-    expect(selected.map((e) => `${e.proto}:${e.status}:${String(attr(e, 'tcp_error_type') ?? '')}`).sort()).toEqual([
+    expect(selected.map((e) => `${e.proto}:${e.status}:${(attr(e, 'tcp_error_type') as string | undefined) ?? ''}`).sort()).toEqual([
       'http:503:',
       'tcp:0:refused',
       'tcp:0:reset',

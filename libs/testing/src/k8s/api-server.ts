@@ -84,6 +84,9 @@ interface Watcher {
   res: ServerResponse
   socket: Socket
   timer: NodeJS.Timeout | undefined
+  queue: string[]
+  draining: boolean
+  ending: boolean
 }
 
 /** A request the server saw, for assertions ("one watch per resource", "relisted after 410"). */
@@ -158,7 +161,15 @@ const RV_PARAM_TOO_OLD = (requested: number, oldest: number): string =>
   `too old resource version: ${requested} (${oldest})`
 
 function status(code: number, reason: string, message: string): Record<string, unknown> {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code }
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason,
+    code,
+  }
 }
 
 const REASONS: Record<number, string> = {
@@ -207,7 +218,8 @@ function parseFieldSelector(s: string): Selector['fields'] {
     const [, path, op, value] = m as unknown as [string, string, string, string]
     out.push((o) => {
       const v = fieldValue(o, path)
-      const s = v === undefined || v === null ? '' : String(v as string)
+      const s =
+        typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : ''
       return op === '!=' ? s !== value : s === value
     })
   }
@@ -218,14 +230,28 @@ const clone = <T>(v: T): T => structuredClone(v)
 const keyOf = (ns: string | undefined, name: string): string => `${ns ?? ''}/${name}`
 
 /** Parses the request path into resource, namespace and (optional) object name. */
-function route(path: string): { resource: K8sResource; namespace?: string; name?: string } | undefined {
+function route(
+  path: string
+): { resource: K8sResource; namespace?: string; name?: string } | undefined {
   for (const [resource, info] of Object.entries(RESOURCES) as [K8sResource, ResourceInfo][]) {
     if (!path.startsWith(info.prefix + '/')) continue
-    const parts = path.slice(info.prefix.length + 1).split('/').filter(Boolean)
+    const parts = path
+      .slice(info.prefix.length + 1)
+      .split('/')
+      .filter(Boolean)
     if (info.namespaced) {
       if (parts.length === 1 && parts[0] === resource) return { resource }
-      if (parts.length >= 3 && parts.length <= 4 && parts[0] === 'namespaces' && parts[2] === resource) {
-        return { resource, namespace: decodeURIComponent(parts[1]!), ...(parts[3] ? { name: decodeURIComponent(parts[3]) } : {}) }
+      if (
+        parts.length >= 3 &&
+        parts.length <= 4 &&
+        parts[0] === 'namespaces' &&
+        parts[2] === resource
+      ) {
+        return {
+          resource,
+          namespace: decodeURIComponent(parts[1]!),
+          ...(parts[3] ? { name: decodeURIComponent(parts[3]) } : {}),
+        }
       }
     } else if (parts[0] === resource && parts.length <= 2) {
       return { resource, ...(parts[1] ? { name: decodeURIComponent(parts[1]) } : {}) }
@@ -234,7 +260,9 @@ function route(path: string): { resource: K8sResource; namespace?: string; name?
   return undefined
 }
 
-export async function startK8sApiServer(opts: K8sApiServerOptions = {}): Promise<K8sApiServerHandle> {
+export async function startK8sApiServer(
+  opts: K8sApiServerOptions = {}
+): Promise<K8sApiServerHandle> {
   const token = opts.token ?? 'tapwire-test-token'
   let rv = opts.initialResourceVersion ?? 1000
   /** Watches from a resourceVersion below this get 410; pages of older lists too. */
@@ -259,34 +287,46 @@ export async function startK8sApiServer(opts: K8sApiServerOptions = {}): Promise
     ...o,
   })
 
-  const matches = (w: { resource: K8sResource; namespace: string | undefined; selector: Selector }, r: K8sResource, o: K8sObject): boolean =>
+  const matches = (
+    w: { resource: K8sResource; namespace: string | undefined; selector: Selector },
+    r: K8sResource,
+    o: K8sObject
+  ): boolean =>
     w.resource === r &&
     (w.namespace === undefined || o.metadata.namespace === w.namespace) &&
     w.selector.labels.every((f) => f(o.metadata.labels ?? {})) &&
     w.selector.fields.every((f) => f(o))
 
+  /** Writes go through a per-watch queue so that fragments of consecutive events never interleave. */
+  const drain = (w: Watcher): void => {
+    w.draining = true
+    setImmediate(() => {
+      const piece = w.queue.shift()
+      const alive = !w.res.writableEnded && !w.res.destroyed
+      if (piece !== undefined && alive) w.res.write(piece)
+      if (w.queue.length > 0) return drain(w)
+      w.draining = false
+      if (w.ending && alive) w.res.end()
+    })
+  }
+
   const send = (w: Watcher, event: Record<string, unknown>): void => {
-    if (w.res.writableEnded || w.res.destroyed) return
+    if (w.res.writableEnded || w.res.destroyed || w.ending) return
     const line = JSON.stringify(event) + '\n'
-    if (opts.fragmentEvents && line.length > 4) {
-      const cut = Math.floor(line.length / 2)
-      w.res.write(line.slice(0, cut))
-      setImmediate(() => {
-        if (!w.res.writableEnded && !w.res.destroyed) w.res.write(line.slice(cut))
-      })
-    } else {
+    if (!opts.fragmentEvents) {
       w.res.write(line)
+      return
     }
+    const cut = Math.floor(line.length / 2)
+    w.queue.push(line.slice(0, cut), line.slice(cut))
+    if (!w.draining) drain(w)
   }
 
   const endWatch = (w: Watcher): void => {
     watchers.delete(w)
     if (w.timer) clearTimeout(w.timer)
-    if (!w.res.writableEnded) {
-      // After fragmented writes, let the tail go out before the end of the stream.
-      if (opts.fragmentEvents) setImmediate(() => w.res.end())
-      else w.res.end()
-    }
+    if (w.draining) w.ending = true
+    else if (!w.res.writableEnded) w.res.end()
   }
 
   const emit = (resource: K8sResource, type: EventType, obj: K8sObject): void => {
@@ -297,7 +337,10 @@ export async function startK8sApiServer(opts: K8sApiServerOptions = {}): Promise
 
   const sendJson = (res: ServerResponse, code: number, body: unknown): void => {
     const text = JSON.stringify(body)
-    res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) })
+    res.writeHead(code, {
+      'Content-Type': 'application/json',
+      'Content-Length': Buffer.byteLength(text),
+    })
     res.end(text)
   }
 
@@ -306,14 +349,24 @@ export async function startK8sApiServer(opts: K8sApiServerOptions = {}): Promise
     return code
   }
 
-  const sortedItems = (resource: K8sResource, namespace: string | undefined, selector: Selector): K8sObject[] =>
+  const sortedItems = (
+    resource: K8sResource,
+    namespace: string | undefined,
+    selector: Selector
+  ): K8sObject[] =>
     [...store(resource).entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([, o]) => o)
       .filter((o) => matches({ resource, namespace, selector }, resource, o))
       .map(clone)
 
-  const handleList = (res: ServerResponse, resource: K8sResource, namespace: string | undefined, q: URLSearchParams, selector: Selector): number => {
+  const handleList = (
+    res: ServerResponse,
+    resource: K8sResource,
+    namespace: string | undefined,
+    q: URLSearchParams,
+    selector: Selector
+  ): number => {
     const limit = Number(q.get('limit') ?? '0')
     const cont = q.get('continue') ?? ''
     let snapshot: { rv: number; items: K8sObject[] }
@@ -341,7 +394,8 @@ export async function startK8sApiServer(opts: K8sApiServerOptions = {}): Promise
       snapshot = { rv, items: sortedItems(resource, namespace, selector) }
       id = randomUUID()
     }
-    const page = limit > 0 ? snapshot.items.slice(offset, offset + limit) : snapshot.items.slice(offset)
+    const page =
+      limit > 0 ? snapshot.items.slice(offset, offset + limit) : snapshot.items.slice(offset)
     const next = offset + page.length
     const metadata: Record<string, unknown> = { resourceVersion: String(snapshot.rv) }
     if (limit > 0 && next < snapshot.items.length) {
@@ -352,11 +406,23 @@ export async function startK8sApiServer(opts: K8sApiServerOptions = {}): Promise
       pagers.delete(id)
     }
     const info = RESOURCES[resource]
-    sendJson(res, 200, { kind: `${info.kind}List`, apiVersion: info.apiVersion, metadata, items: page })
+    sendJson(res, 200, {
+      kind: `${info.kind}List`,
+      apiVersion: info.apiVersion,
+      metadata,
+      items: page,
+    })
     return 200
   }
 
-  const startWatch = (req: IncomingMessage, res: ServerResponse, resource: K8sResource, namespace: string | undefined, q: URLSearchParams, selector: Selector): void => {
+  const startWatch = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    resource: K8sResource,
+    namespace: string | undefined,
+    q: URLSearchParams,
+    selector: Selector
+  ): void => {
     // The client may have given up while the request was held (pauseWatches).
     if (res.destroyed || req.socket.destroyed) return
     const rvParam = q.get('resourceVersion') ?? ''
@@ -375,18 +441,27 @@ export async function startK8sApiServer(opts: K8sApiServerOptions = {}): Promise
       res,
       socket: req.socket,
       timer: undefined,
+      queue: [],
+      draining: false,
+      ending: false,
     }
     if (from !== undefined && from < compactedRv) {
       // kube-apiserver answers an expired watch with 200 and one ERROR event, then ends the stream.
-      send(w, { type: 'ERROR', object: status(410, 'Expired', RV_PARAM_TOO_OLD(from, compactedRv)) })
+      send(w, {
+        type: 'ERROR',
+        object: status(410, 'Expired', RV_PARAM_TOO_OLD(from, compactedRv)),
+      })
       endWatch(w)
       return
     }
     watchers.add(w)
     if (from === undefined) {
-      for (const o of sortedItems(resource, namespace, selector)) send(w, { type: 'ADDED', object: withKind(resource, o) })
+      for (const o of sortedItems(resource, namespace, selector))
+        send(w, { type: 'ADDED', object: withKind(resource, o) })
     } else {
-      for (const ev of log) if (ev.rv > from && matches(w, ev.resource, ev.object)) send(w, { type: ev.type, object: ev.object })
+      for (const ev of log)
+        if (ev.rv > from && matches(w, ev.resource, ev.object))
+          send(w, { type: ev.type, object: ev.object })
     }
     const timeout = Number(q.get('timeoutSeconds') ?? '0')
     if (timeout > 0) w.timer = setTimeout(() => endWatch(w), timeout * 1000)
@@ -402,8 +477,20 @@ export async function startK8sApiServer(opts: K8sApiServerOptions = {}): Promise
     const r = route(url.pathname)
     const query = Object.fromEntries(q.entries())
     const watch = q.get('watch') === 'true' || q.get('watch') === '1'
-    const verb: K8sRequestRecord['verb'] = !r ? 'other' : r.name !== undefined ? 'get' : watch ? 'watch' : 'list'
-    const record: K8sRequestRecord = { verb, resource: r?.resource, namespace: r?.namespace, query, status: 200 }
+    const verb: K8sRequestRecord['verb'] = !r
+      ? 'other'
+      : r.name !== undefined
+        ? 'get'
+        : watch
+          ? 'watch'
+          : 'list'
+    const record: K8sRequestRecord = {
+      verb,
+      resource: r?.resource,
+      namespace: r?.namespace,
+      query,
+      status: 200,
+    }
     requests.push(record)
     if (requests.length > 10_000) requests.splice(0, 5_000)
 
@@ -412,14 +499,20 @@ export async function startK8sApiServer(opts: K8sApiServerOptions = {}): Promise
       return
     }
     if (req.method !== 'GET') {
-      record.status = fail(res, 405, `the server does not allow this method on the requested resource`)
+      record.status = fail(
+        res,
+        405,
+        `the server does not allow this method on the requested resource`
+      )
       return
     }
     if (!r) {
       record.status = fail(res, 404, 'the server could not find the requested resource')
       return
     }
-    const failure = failures.find((f) => f.left > 0 && (f.resource === undefined || f.resource === r.resource))
+    const failure = failures.find(
+      (f) => f.left > 0 && (f.resource === undefined || f.resource === r.resource)
+    )
     if (failure) {
       failure.left--
       record.status = fail(res, failure.status, 'injected failure')
@@ -454,7 +547,8 @@ export async function startK8sApiServer(opts: K8sApiServerOptions = {}): Promise
     server.listen(0, '127.0.0.1', () => resolve())
   })
   const address = server.address()
-  if (address === null || typeof address === 'string') throw new Error('k8s test server has no port')
+  if (address === null || typeof address === 'string')
+    throw new Error('k8s test server has no port')
   const port = address.port
   const url = `http://127.0.0.1:${port}`
   const kubeConfigOptions: KubeConfigOptions = {
@@ -471,6 +565,8 @@ export async function startK8sApiServer(opts: K8sApiServerOptions = {}): Promise
       '- name: tapwire-test',
       '  cluster:',
       `    server: ${url}`,
+      // The client library refuses plain HTTP unless TLS verification is (nominally) off.
+      '    insecure-skip-tls-verify: true',
       'users:',
       '- name: tapwire-test',
       '  user:',
@@ -484,7 +580,11 @@ export async function startK8sApiServer(opts: K8sApiServerOptions = {}): Promise
       '',
     ].join('\n')
 
-  const prepare = (resource: K8sResource, obj: K8sObject, prev: K8sObject | undefined): K8sObject => {
+  const prepare = (
+    resource: K8sResource,
+    obj: K8sObject,
+    prev: K8sObject | undefined
+  ): K8sObject => {
     const o = clone(obj)
     if (RESOURCES[resource].namespaced) o.metadata.namespace ??= 'default'
     else delete o.metadata.namespace
@@ -492,7 +592,9 @@ export async function startK8sApiServer(opts: K8sApiServerOptions = {}): Promise
     o.metadata.resourceVersion = String(rv)
     o.metadata.uid = prev?.metadata.uid ?? o.metadata.uid ?? randomUUID()
     o.metadata.creationTimestamp =
-      prev?.metadata.creationTimestamp ?? o.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z')
+      prev?.metadata.creationTimestamp ??
+      o.metadata.creationTimestamp ??
+      new Date().toISOString().replace(/\.\d+Z$/, 'Z')
     delete o.kind
     delete o.apiVersion
     return o
@@ -508,9 +610,13 @@ export async function startK8sApiServer(opts: K8sApiServerOptions = {}): Promise
       return rv
     },
     requests,
-    openWatches: (resource) => [...watchers].filter((w) => resource === undefined || w.resource === resource).length,
+    openWatches: (resource) =>
+      [...watchers].filter((w) => resource === undefined || w.resource === resource).length,
     add(resource, obj) {
-      const key = keyOf(RESOURCES[resource].namespaced ? (obj.metadata.namespace ?? 'default') : undefined, obj.metadata.name)
+      const key = keyOf(
+        RESOURCES[resource].namespaced ? (obj.metadata.namespace ?? 'default') : undefined,
+        obj.metadata.name
+      )
       if (store(resource).has(key)) throw new Error(`${resource} ${key} already exists`)
       const o = prepare(resource, obj, undefined)
       store(resource).set(key, o)
@@ -518,7 +624,10 @@ export async function startK8sApiServer(opts: K8sApiServerOptions = {}): Promise
       return clone(o)
     },
     update(resource, obj) {
-      const key = keyOf(RESOURCES[resource].namespaced ? (obj.metadata.namespace ?? 'default') : undefined, obj.metadata.name)
+      const key = keyOf(
+        RESOURCES[resource].namespaced ? (obj.metadata.namespace ?? 'default') : undefined,
+        obj.metadata.name
+      )
       const prev = store(resource).get(key)
       if (!prev) throw new Error(`${resource} ${key} does not exist`)
       const o = prepare(resource, obj, prev)
@@ -538,7 +647,9 @@ export async function startK8sApiServer(opts: K8sApiServerOptions = {}): Promise
       return clone(o)
     },
     get: (resource, namespace, name) => {
-      const o = store(resource).get(keyOf(RESOURCES[resource].namespaced ? (namespace ?? 'default') : undefined, name))
+      const o = store(resource).get(
+        keyOf(RESOURCES[resource].namespaced ? (namespace ?? 'default') : undefined, name)
+      )
       return o ? clone(o) : undefined
     },
     list: (resource) => [...store(resource).values()].map(clone),
@@ -551,7 +662,14 @@ export async function startK8sApiServer(opts: K8sApiServerOptions = {}): Promise
       for (const w of watchers) {
         if (!w.bookmarks) continue
         const info = RESOURCES[w.resource]
-        send(w, { type: 'BOOKMARK', object: { kind: info.kind, apiVersion: info.apiVersion, metadata: { resourceVersion: String(rv) } } })
+        send(w, {
+          type: 'BOOKMARK',
+          object: {
+            kind: info.kind,
+            apiVersion: info.apiVersion,
+            metadata: { resourceVersion: String(rv) },
+          },
+        })
       }
     },
     endWatches() {

@@ -1,0 +1,112 @@
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freePort, tempDir, until } from '@tapwire/testing'
+import type { NatsServerHandle, TestProcess } from '@tapwire/testing'
+import { agentProcess, startHub, startNatsServer } from '../stack.js'
+import type { HubHandle } from '../stack.js'
+import { http1Load, scrapeMetrics, startEchoServer, storedCalls } from '@tapwire/testing'
+
+const RING_BYTES = 4 << 20
+
+/** Bytes of every file under <data-dir>/ring. */
+function ringDiskBytes(dataDir: string): number {
+  const ring = join(dataDir, 'ring')
+  if (!existsSync(ring)) return 0
+  let n = 0
+  for (const f of readdirSync(ring)) {
+    try {
+      n += statSync(join(ring, f)).size
+    } catch {
+      // Evicted between readdir and stat.
+    }
+  }
+  return n
+}
+
+// The agent's PCAP ring filled several times over: the files under <data-dir>/ring never exceed
+// --ring-size, the oldest segments are evicted (and counted), and dissection is unaffected.
+describe('PCAP ring filled several times over', () => {
+  const dir = tempDir('tapwire-e2e-ring-fill-')
+  const dataDir = join(dir.path, 'agent')
+  let nats: NatsServerHandle
+  let hub: HubHandle
+  let agent: TestProcess
+  let server: Awaited<ReturnType<typeof startEchoServer>>
+  let metricsUrl = ''
+
+  beforeAll(async () => {
+    nats = await startNatsServer()
+    hub = await startHub(nats)
+    server = await startEchoServer('x'.repeat(4096))
+    const agentPort = await freePort()
+    metricsUrl = `http://127.0.0.1:${agentPort}/metrics`
+    agent = agentProcess('agent', [
+      '--interface',
+      'lo',
+      '--bpf',
+      `tcp port ${server.port}`,
+      '--nats',
+      nats.url,
+      '--node',
+      'ring-node',
+      '--data-dir',
+      dataDir,
+      '--ring-size',
+      String(RING_BYTES),
+      '--port',
+      String(agentPort),
+      '--host',
+      '127.0.0.1',
+    ])
+    await agent.waitFor(/capturing on lo/)
+  })
+
+  afterAll(async () => {
+    await agent?.stop()
+    await hub?.process.stop()
+    await nats?.dispose()
+    await server?.close()
+    dir.dispose()
+  })
+
+  it('stays within --ring-size on disk at every sample, evicts and counts, loses no call', async () => {
+    let peakDisk = 0
+    const sampler = setInterval(() => (peakDisk = Math.max(peakDisk, ringDiskBytes(dataDir))), 50)
+    const body = Buffer.from('y'.repeat(4096))
+    // ~9 KiB of packets per call × 3,000 calls ≈ 27 MiB through a 4 MiB ring.
+    const made = await http1Load({
+      port: server.port,
+      rate: 600,
+      seconds: 5,
+      connections: 4,
+      prefix: '/ring/',
+      body,
+    })
+    clearInterval(sampler)
+    expect(made.completed).toBe(made.sent)
+    const stored = await until(
+      'every call in the hub',
+      async () =>
+        (await storedCalls(hub.url, '/ring/')) >= made.completed
+          ? storedCalls(hub.url, '/ring/')
+          : 0,
+      30_000,
+      250
+    )
+    const m = await scrapeMetrics(metricsUrl)
+    console.log(
+      `ring fill: ${made.completed} calls, ${m.bytes_seen_total} bytes seen, ring ${m.ring_bytes}/${m.ring_max_bytes} bytes, peak on disk ${peakDisk}, evicted segments ${m.ring_evicted_segments_total}, ring drops ${m.ring_dropped_packets_total}`
+    )
+    expect(stored).toBe(made.completed)
+    expect(m.ring_max_bytes).toBe(RING_BYTES)
+    expect(m.bytes_seen_total!).toBeGreaterThan(4 * RING_BYTES)
+    expect(peakDisk).toBeGreaterThan(0)
+    expect(peakDisk).toBeLessThanOrEqual(RING_BYTES)
+    expect(ringDiskBytes(dataDir)).toBeLessThanOrEqual(RING_BYTES)
+    expect(m.ring_bytes!).toBeLessThanOrEqual(RING_BYTES)
+    expect(m.ring_evicted_segments_total!).toBeGreaterThan(0)
+    expect(m.ring_dropped_packets_total).toBe(0)
+    expect(m.queue_drops_total).toBe(0)
+  })
+})

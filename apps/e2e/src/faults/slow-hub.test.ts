@@ -1,0 +1,106 @@
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freePort, sleep, tempDir, until } from '@tapwire/testing'
+import type { NatsServerHandle, TestProcess } from '@tapwire/testing'
+import { agentProcess, startHub, startNatsServer } from '../stack.js'
+import type { HubHandle } from '../stack.js'
+import { http1Load, scrapeMetrics, startEchoServer, storedCalls } from '@tapwire/testing'
+
+// A hub that stops consuming (SIGSTOP) for 8 s under traffic: JetStream holds the backlog, the
+// agent keeps publishing (its acks come from JetStream, not the hub), and after SIGCONT the hub
+// catches up with nothing lost and nothing counted twice.
+describe('slow hub consumer: hub stopped with SIGSTOP under traffic', () => {
+  const dir = tempDir('tapwire-e2e-slow-hub-')
+  let nats: NatsServerHandle
+  let hub: HubHandle
+  let agent: TestProcess
+  let server: Awaited<ReturnType<typeof startEchoServer>>
+  let metricsUrl = ''
+
+  beforeAll(async () => {
+    nats = await startNatsServer()
+    hub = await startHub(nats)
+    server = await startEchoServer('ok')
+    const agentPort = await freePort()
+    metricsUrl = `http://127.0.0.1:${agentPort}/metrics`
+    agent = agentProcess('agent', [
+      '--interface',
+      'lo',
+      '--bpf',
+      `tcp port ${server.port}`,
+      '--nats',
+      nats.url,
+      '--node',
+      'slow-hub-node',
+      '--data-dir',
+      join(dir.path, 'agent'),
+      '--port',
+      String(agentPort),
+      '--host',
+      '127.0.0.1',
+    ])
+    await agent.waitFor(/capturing on lo/)
+  })
+
+  afterAll(async () => {
+    hub?.process.signal('SIGCONT')
+    await agent?.stop()
+    await hub?.process.stop()
+    await nats?.dispose()
+    await server?.close()
+    dir.dispose()
+  })
+
+  it('loses nothing while the hub is frozen; JetStream holds the backlog', async () => {
+    const hubMetrics = `${hub.url}/metrics`
+    const traffic = http1Load({
+      port: server.port,
+      rate: 1000,
+      seconds: 14,
+      connections: 8,
+      prefix: '/slow/',
+    })
+    await sleep(3000)
+    hub.process.signal('SIGSTOP')
+    let frozenAt = 0
+    let whileFrozen = 0
+    try {
+      await sleep(1000)
+      frozenAt = (await scrapeMetrics(metricsUrl)).entries_published_total!
+      await sleep(7000)
+      // Published (acknowledged by JetStream) while the hub could not read anything.
+      const m = await scrapeMetrics(metricsUrl)
+      whileFrozen = m.entries_published_total! - frozenAt
+      expect(whileFrozen).toBeGreaterThan(1000)
+    } finally {
+      hub.process.signal('SIGCONT')
+    }
+    const made = await traffic
+    expect(made.errors).toBe(0)
+    expect(made.completed).toBe(made.sent)
+    const n = made.completed
+    await until(
+      'agent published every call',
+      async () => (await scrapeMetrics(metricsUrl)).entries_published_total === n,
+      30_000,
+      250
+    )
+    const stored = await until(
+      'hub caught up',
+      async () =>
+        (await storedCalls(hub.url, '/slow/')) >= n ? storedCalls(hub.url, '/slow/') : 0,
+      60_000,
+      250
+    )
+    expect(stored).toBe(n)
+    const a = await scrapeMetrics(metricsUrl)
+    const h = await scrapeMetrics(hubMetrics, 'tapwire_hub_')
+    expect(a.entries_dropped_total).toBe(0)
+    expect(a.queue_drops_total).toBe(0)
+    expect(h.entries_ingested_total).toBe(n)
+    expect(h.bad_messages_total).toBe(0)
+    console.log(
+      `slow hub: ${n} calls made, ${stored} stored, hub ingested ${h.entries_ingested_total}; ${whileFrozen} published in 7 s while frozen`
+    )
+  })
+})

@@ -1,0 +1,113 @@
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freePort, tempDir, until } from '@tapwire/testing'
+import type { NatsServerHandle, TestProcess } from '@tapwire/testing'
+import { agentProcess, startHub, startNatsServer } from '../stack.js'
+import type { HubHandle } from '../stack.js'
+import {
+  http1Load,
+  sampleProcs,
+  scrapeMetrics,
+  startEchoServer,
+  startTcpdump,
+  storedCalls,
+} from '@tapwire/testing'
+
+const RATE = 2000
+const SECONDS = 10
+const RSS_CAP_MIB = 256
+
+// The CI-sized load run (the full-size runs are `npm run test:load`, tools/bench/src/load-http.ts):
+// 2,000 HTTP/1.1 requests/s for 10 s over loopback, tcpdump on the same port as the reference.
+describe(`HTTP/1.1 load: ${RATE} req/s for ${SECONDS} s, tcpdump as the reference`, () => {
+  const dir = tempDir('tapwire-e2e-load-')
+  let nats: NatsServerHandle
+  let hub: HubHandle
+  let agent: TestProcess
+  let server: Awaited<ReturnType<typeof startEchoServer>>
+  let metricsUrl = ''
+
+  beforeAll(async () => {
+    nats = await startNatsServer()
+    hub = await startHub(nats)
+    server = await startEchoServer('ok')
+    const agentPort = await freePort()
+    metricsUrl = `http://127.0.0.1:${agentPort}/metrics`
+    agent = agentProcess('agent', [
+      '--interface',
+      'lo',
+      '--bpf',
+      `tcp port ${server.port}`,
+      '--nats',
+      nats.url,
+      '--node',
+      'load-node',
+      '--data-dir',
+      join(dir.path, 'agent'),
+      '--port',
+      String(agentPort),
+      '--host',
+      '127.0.0.1',
+    ])
+    await agent.waitFor(/capturing on lo/)
+  })
+
+  afterAll(async () => {
+    await agent?.stop()
+    await hub?.process.stop()
+    await nats?.dispose()
+    await server?.close()
+    dir.dispose()
+  })
+
+  it('stores 100% of the calls, sees every packet tcpdump sees, agent RSS under the cap', async () => {
+    const before = await scrapeMetrics(metricsUrl)
+    const tcpdump = await startTcpdump(join(dir.path, 'ref.pcap'), `tcp port ${server.port}`)
+    const sampler = sampleProcs({ agent: agent.pid!, hub: hub.process.pid! })
+    const made = await http1Load({
+      port: server.port,
+      rate: RATE,
+      seconds: SECONDS,
+      connections: 16,
+      prefix: '/load/',
+    })
+    const ref = await tcpdump.stop()
+    const n = made.completed
+    await until(
+      'agent published every call',
+      async () =>
+        (await scrapeMetrics(metricsUrl)).entries_published_total! -
+          before.entries_published_total! >=
+        n,
+      30_000,
+      250
+    )
+    const stored = await until(
+      'hub stored every call',
+      async () =>
+        (await storedCalls(hub.url, '/load/')) >= n ? storedCalls(hub.url, '/load/') : 0,
+      30_000,
+      250
+    )
+    const usage = sampler.stop()
+    const after = await scrapeMetrics(metricsUrl)
+    const packets = after.packets_seen_total! - before.packets_seen_total!
+    console.log(
+      `load ${RATE}/s × ${SECONDS} s: made ${n} (${(n / made.seconds).toFixed(0)}/s, owed ${made.owed}), stored ${stored} (${((100 * stored) / n).toFixed(2)}%); ` +
+        `packets agent ${packets} vs tcpdump ${ref.captured} (kernel drops ${ref.dropped}); ` +
+        `agent RSS peak ${usage.agent!.peakRssMiB.toFixed(0)} MiB, CPU mean ${usage.agent!.meanCpuPct.toFixed(0)}% peak ${usage.agent!.peakCpuPct.toFixed(0)}%; ` +
+        `hub RSS peak ${usage.hub!.peakRssMiB.toFixed(0)} MiB, CPU mean ${usage.hub!.meanCpuPct.toFixed(0)}%`
+    )
+    expect(made.errors).toBe(0)
+    expect(made.completed).toBe(made.sent)
+    // The generator kept the stated rate (within 5%).
+    expect(n).toBeGreaterThanOrEqual(RATE * SECONDS * 0.95)
+    expect(stored).toBe(n)
+    expect(after.queue_drops_total! - before.queue_drops_total!).toBe(0)
+    expect(after.tcp_gaps_total! - before.tcp_gaps_total!).toBe(0)
+    expect(after.entries_dropped_total! - before.entries_dropped_total!).toBe(0)
+    expect(ref.dropped).toBe(0)
+    expect(packets).toBe(ref.captured)
+    expect(usage.agent!.peakRssMiB).toBeLessThan(RSS_CAP_MIB)
+  })
+})

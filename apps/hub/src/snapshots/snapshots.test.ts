@@ -1,0 +1,393 @@
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parseCapture } from '@tapwire/pcap'
+import { tempDir } from '@tapwire/testing'
+import type { AgentStatus, PcapChunk } from '@tapwire/wire'
+import { ApiError } from '../errors.js'
+import { NodeRegistry } from '../nodes/node-registry.js'
+import { connectionKey, planExport, runExport } from './export.js'
+import { SnapshotManager } from './snapshot-manager.js'
+import type { SnapshotManifest } from './snapshot-manager.js'
+import { tcpPacket, writeNodePcap } from './test-packets.js'
+import type { SynthPacket } from './test-packets.js'
+import { NodeOfflineError } from './transfer.js'
+import type { SliceTransport } from './transfer.js'
+import { checkDuration, checkName, formatDuration, resolveWindow } from './validate.js'
+
+const apiError = (fn: () => unknown): ApiError => {
+  try {
+    fn()
+  } catch (e) {
+    if (e instanceof ApiError) return e
+    throw e
+  }
+  throw new Error('no error')
+}
+
+describe('names, durations, windows', () => {
+  it('accepts safe names only', () => {
+    for (const ok of ['a', 'incident-001', 'x.y_z', '0'.repeat(63)])
+      expect(checkName('snapshot', ok)).toBe(ok)
+    for (const bad of [
+      '',
+      '../etc',
+      'a/b',
+      'A',
+      '-a',
+      '.hidden',
+      'a..b',
+      'a'.repeat(64),
+      'a b',
+      'é',
+      5,
+    ]) {
+      expect(apiError(() => checkName('snapshot', bad)).status).toBe(400)
+    }
+  })
+
+  it('parses Go-style durations and rejects the rest', () => {
+    expect(checkDuration('30m')).toBe(1_800_000)
+    expect(checkDuration('2h30m')).toBe(9_000_000)
+    expect(checkDuration('1h')).toBe(3_600_000)
+    for (const bad of ['', '1', 'abc', '0s', '-5m', '1d', '200h', 3])
+      expect(apiError(() => checkDuration(bad)).status).toBe(400)
+    expect(formatDuration(9_000_000)).toBe('2h30m')
+    expect(formatDuration(90_000)).toBe('1m30s')
+  })
+
+  it('resolves windows and answers 400 with the boundaries outside them', () => {
+    const b = { cluster: { oldest_ts: 1000, newest_ts: 100_000 }, nodes: [] }
+    expect(resolveWindow({ duration: '10s' }, b, 100_000)).toEqual({
+      start: 90_000,
+      end: 100_000,
+      durationMs: 10_000,
+    })
+    expect(resolveWindow({ start: 5000, end: 6000 }, b, 100_000)).toEqual({
+      start: 5000,
+      end: 6000,
+      durationMs: 1000,
+    })
+    // A future end captures forward.
+    expect(resolveWindow({ duration: '10s', end: 105_000 }, b, 100_000).end).toBe(105_000)
+    const outside = apiError(() =>
+      resolveWindow({ start: 200_000 - 50_000, end: 150_000 + 1 }, b, 300_000)
+    )
+    expect(outside.status).toBe(400)
+    expect(outside.code).toBe('INVALID_TIME_RANGE')
+    expect(outside.details?.['boundaries']).toEqual(b)
+    expect(apiError(() => resolveWindow({ start: 10, end: 500 }, b, 100_000)).status).toBe(400)
+    expect(apiError(() => resolveWindow({ start: 9000, end: 8000 }, b, 100_000)).status).toBe(400)
+    expect(apiError(() => resolveWindow({}, b, 100_000)).code).toBe('MISSING_PARAMETER')
+    expect(
+      apiError(() => resolveWindow({ duration: '1m', end: 100_000 + 2 * 3_600_000 }, b, 100_000))
+        .status
+    ).toBe(400)
+  })
+})
+
+const status = (node: string, oldest: number, newest: number, raw = true): AgentStatus => ({
+  node,
+  rawCaptureEnabled: raw,
+  ringOldestTs: oldest,
+  ringNewestTs: newest,
+  linkType: 'ETHERNET',
+  interface: 'eth0',
+  sessionId: 's',
+})
+
+/** An agent per node answering chunk requests from a fixed byte string. */
+function agents(slices: Record<string, Buffer>, offline: string[] = []): SliceTransport {
+  return async (node, req) => {
+    if (offline.includes(node)) throw new NodeOfflineError(node)
+    const s = slices[node]!
+    const off = Number(req.resumeOffset ?? 0)
+    const data = s.subarray(off, off + (req.chunkSize ?? 262144))
+    const last = off + data.length >= s.length
+    const { createHash } = await import('node:crypto')
+    const c: PcapChunk = {
+      transferId: req.transferId ?? '',
+      offset: off,
+      data: new Uint8Array(data),
+      last,
+    }
+    if (last)
+      Object.assign(c, {
+        totalSize: s.length,
+        sha256: createHash('sha256').update(s).digest('hex'),
+        packetCount: 3,
+      })
+    return c
+  }
+}
+
+describe('SnapshotManager', () => {
+  const dir = tempDir('tapwire-snapmgr-')
+  afterAll(() => dir.dispose())
+  const now = 1_000_000
+  const registry = new NodeRegistry(1e14)
+  registry.update(status('a', 1000, 999_000), 0)
+  registry.update(status('b', 500_000, 999_000), 0)
+  registry.update(status('c', 1000, 999_000), 0)
+  const slices = { a: Buffer.alloc(600_000, 1), b: Buffer.alloc(10, 2), c: Buffer.alloc(5, 3) }
+  let offline: string[] = []
+  const make = (quota = 1e9): SnapshotManager =>
+    new SnapshotManager({
+      dir: join(dir.path, 'snaps'),
+      quotaBytes: quota,
+      registry,
+      transport: () => agents(slices, offline),
+      log: () => undefined,
+      now: () => now,
+      settleMs: 0,
+    })
+
+  it('collects every node into <name>/, completes, lists and details as the spec shows', async () => {
+    const m = make()
+    await m.load()
+    const created = await m.create({ name: 's1', duration: '1m' })
+    expect(created.status).toBe('in_progress')
+    await m.settled('s1')
+    const s = m.get('s1')
+    expect(s.status).toBe('completed')
+    expect(s.nodes.map((n) => [n.name, n.status, n.size_bytes, n.packet_count])).toEqual([
+      ['a', 'completed', 600_000, 3],
+      ['b', 'completed', 10, 3],
+      ['c', 'completed', 5, 3],
+    ])
+    expect(s.size_bytes).toBe(600_015)
+    expect(s.packet_count).toBe(9)
+    expect(s.start_ts).toBe(now - 60_000)
+    expect(readFileSync(join(dir.path, 'snaps', 's1', 'a.pcap')).length).toBe(600_000)
+    const onDisk = JSON.parse(
+      readFileSync(join(dir.path, 'snaps', 's1', 'manifest.json'), 'utf8')
+    ) as SnapshotManifest
+    expect(onDisk.status).toBe('completed')
+    await expect(m.create({ name: 's1', duration: '1m' })).rejects.toMatchObject({
+      status: 409,
+      code: 'ALREADY_EXISTS',
+    })
+    expect(() => m.get('nope')).toThrow(/no snapshot/)
+    await expect(m.create({ name: '../x', duration: '1m' })).rejects.toMatchObject({ status: 400 })
+    await expect(m.create({ name: 'x', duration: 'soon' })).rejects.toMatchObject({ status: 400 })
+  })
+
+  it('is partial with per-node reasons: offline node, window outside its ring', async () => {
+    const m = make()
+    await m.load()
+    offline = ['c']
+    await m.create({ name: 's2', start: 100_000, end: 200_000 })
+    await m.settled('s2')
+    offline = []
+    const s = m.get('s2')
+    expect(s.status).toBe('partial')
+    const by = Object.fromEntries(s.nodes.map((n) => [n.name, n]))
+    expect(by['a']!.status).toBe('completed')
+    expect(by['b']!.reason).toMatch(/window outside its ring/)
+    expect(by['c']!.reason).toMatch(/offline/)
+    expect(s.reason).toMatch(/b: window outside its ring.*c: node offline/)
+  })
+
+  it('answers 507 when the quota is used up and fails a node that would exceed it', async () => {
+    const small = make(600_100)
+    await small.load()
+    await expect(small.create({ name: 's3', duration: '1m' })).rejects.toMatchObject({
+      status: 507,
+      code: 'INSUFFICIENT_STORAGE',
+    })
+    await small.delete('s2')
+    await small.delete('s1')
+    await small.create({ name: 's3', duration: '1m', nodes: ['a', 'b'] })
+    await small.settled('s3')
+    expect(small.get('s3').status).toBe('completed')
+    await small
+      .create({ name: 's4', duration: '1m', nodes: ['a'] })
+      .catch((e: ApiError) => expect(e.status).toBe(507))
+  })
+
+  it('reloads after a restart: an in_progress snapshot becomes failed (never completed)', async () => {
+    const sdir = join(dir.path, 'snaps', 'cut')
+    mkdirSync(sdir, { recursive: true })
+    const cut: SnapshotManifest = {
+      version: 1,
+      name: 'cut',
+      status: 'in_progress',
+      created_at: new Date(0).toISOString(),
+      duration: '1m',
+      start_ts: 1,
+      end_ts: 2,
+      requested_nodes: null,
+      nodes: [
+        { name: 'a', status: 'in_progress', file: 'a.pcap', size_bytes: 99, packet_count: 0 },
+      ],
+      size_bytes: 99,
+      packet_count: 0,
+    }
+    writeFileSync(join(sdir, 'manifest.json'), JSON.stringify(cut))
+    writeFileSync(join(sdir, 'a.pcap.part'), 'half')
+    mkdirSync(join(dir.path, 'snaps', 'orphan'))
+    const m = make()
+    await m.load()
+    expect(m.get('cut').status).toBe('failed')
+    expect(m.get('cut').reason).toMatch(/hub restarted/)
+    expect(m.get('cut').nodes[0]!.status).toBe('failed')
+    expect(m.list().map((s) => s.name)).not.toContain('orphan')
+    // In use by a dissection: deletion refused.
+    m.setInUseCheck((n) => (n === 'cut' ? 'job1' : undefined))
+    await expect(m.delete('cut')).rejects.toMatchObject({ status: 409, code: 'CONFLICT' })
+  })
+
+  it('reports raw capture and data boundaries from heartbeats', () => {
+    const m = make()
+    expect(m.rawCapture()).toEqual({
+      enabled: true,
+      session_id: expect.stringMatching(/^[0-9a-f]{8}$/),
+    })
+    expect(m.boundaries()).toEqual({
+      cluster: { oldest_ts: 1000, newest_ts: 999_000 },
+      nodes: [
+        { name: 'a', oldest_ts: 1000, newest_ts: 999_000 },
+        { name: 'b', oldest_ts: 500_000, newest_ts: 999_000 },
+        { name: 'c', oldest_ts: 1000, newest_ts: 999_000 },
+      ],
+    })
+  })
+})
+
+describe('merged export filters', () => {
+  const dir = tempDir('tapwire-export-')
+  afterAll(() => dir.dispose())
+  const T = 1_700_000_000
+  const files: Record<string, SynthPacket[]> = { n0: [], n1: [] }
+  let manifest: SnapshotManifest
+
+  beforeAll(async () => {
+    // Two nodes, three connections, interleaved times with cross-node ties.
+    for (let i = 0; i < 300; i++) {
+      const conn = i % 3
+      const pkt =
+        conn === 0
+          ? tcpPacket('10.0.0.1', 40000, '10.0.0.2', 8080, 10)
+          : conn === 1
+            ? tcpPacket('10.0.0.2', 8080, '10.0.0.1', 40000, 20)
+            : tcpPacket('10.0.0.3', 5000, '10.0.0.4', 9090, 30)
+      files[i % 2 === 0 ? 'n0' : 'n1']!.push({
+        tsSec: T + Math.floor(i / 100),
+        tsNsec: (i % 100) * 1000 - (i % 2) * 1000,
+        data: pkt,
+      })
+    }
+    for (const [n, p] of Object.entries(files)) await writeNodePcap(join(dir.path, `${n}.pcap`), p)
+    manifest = {
+      version: 1,
+      name: 'e',
+      status: 'completed',
+      created_at: '',
+      duration: '1m',
+      start_ts: 0,
+      end_ts: 0,
+      requested_nodes: null,
+      size_bytes: 0,
+      packet_count: 300,
+      nodes: ['n0', 'n1'].map((n) => ({
+        name: n,
+        status: 'completed',
+        file: `${n}.pcap`,
+        size_bytes: 0,
+        packet_count: 150,
+        interface: 'eth0',
+      })),
+    }
+  })
+
+  const exportTo = async (name: string, o: Parameters<typeof planExport>[2]): Promise<Buffer> => {
+    const plan = await planExport(manifest, dir.path, o)
+    const out = new PassThrough()
+    const chunks: Buffer[] = []
+    out.on('data', (c: Buffer) => chunks.push(c))
+    await runExport(plan, out, () => undefined)
+    const b = Buffer.concat(chunks)
+    writeFileSync(join(dir.path, name), b)
+    return b
+  }
+
+  it('merges like mergecap, and filters by time, BPF (tcpdump) and connection', async () => {
+    const all = await exportTo('all.pcap', { format: 'pcap' })
+    execFileSync('mergecap', [
+      '-F',
+      'nsecpcap',
+      '-w',
+      join(dir.path, 'mc.pcap'),
+      join(dir.path, 'n0.pcap'),
+      join(dir.path, 'n1.pcap'),
+    ])
+    expect(
+      Buffer.compare(all.subarray(24), readFileSync(join(dir.path, 'mc.pcap')).subarray(24))
+    ).toBe(0)
+
+    const win = parseCapture(
+      await exportTo('win.pcap', {
+        format: 'pcap',
+        startMs: (T + 1) * 1000,
+        endMs: (T + 2) * 1000 - 0.5,
+      })
+    ).records
+    expect(win.length).toBe(100)
+    expect(win.every((r) => r.tsSec === T + 1)).toBe(true)
+
+    const bpf = await exportTo('bpf.pcap', { format: 'pcap', bpf: 'tcp port 8080' })
+    const oracle = execFileSync(
+      'tcpdump',
+      ['-r', join(dir.path, 'all.pcap'), '-w', '-', '--time-stamp-precision=nano', 'tcp port 8080'],
+      { stdio: ['ignore', 'pipe', 'ignore'] }
+    )
+    expect(Buffer.compare(bpf.subarray(24), oracle.subarray(24))).toBe(0)
+    expect(parseCapture(bpf).records.length).toBe(200)
+
+    const conns = new Set([connectionKey('tcp', '10.0.0.2', 8080, '10.0.0.1', 40000)])
+    const byConn = parseCapture(
+      await exportTo('conn.pcap', { format: 'pcap', connections: conns })
+    ).records
+    expect(byConn.length).toBe(200)
+
+    await expect(
+      planExport(manifest, dir.path, { format: 'pcap', bpf: 'tcp port' })
+    ).rejects.toMatchObject({ status: 400 })
+    await expect(
+      planExport(manifest, dir.path, { format: 'pcap', nodes: ['zz'] })
+    ).rejects.toMatchObject({ status: 400 })
+
+    const ng = parseCapture(await exportTo('all.pcapng', { format: 'pcapng' }))
+    expect(ng.info.interfaces.map((i) => i.name)).toEqual(['n0', 'n1'])
+    expect(ng.records.length).toBe(300)
+  })
+
+  it('refuses classic pcap for mixed link types (409, hint pcapng)', async () => {
+    const raw = join(dir.path, 'raw.pcap')
+    const w = (await import('@tapwire/pcap')).encodePcap(
+      [{ tsSec: T, tsNsec: 0, data: new Uint8Array(20) }],
+      { linkType: 101, resolution: 'ns' }
+    )
+    writeFileSync(raw, w)
+    const mixed = {
+      ...manifest,
+      nodes: [
+        ...manifest.nodes,
+        {
+          name: 'raw',
+          status: 'completed' as const,
+          file: 'raw.pcap',
+          size_bytes: 0,
+          packet_count: 1,
+        },
+      ],
+    }
+    await expect(planExport(mixed, dir.path, { format: 'pcap' })).rejects.toMatchObject({
+      status: 409,
+      code: 'LINK_TYPE_MISMATCH',
+    })
+    await expect(planExport(mixed, dir.path, { format: 'pcapng' })).resolves.toBeDefined()
+  })
+})

@@ -1,0 +1,219 @@
+import { createHash } from 'node:crypto'
+import type { PcapRing, SliceResult } from '@tapwire/pcap'
+import type { PcapChunk, PcapSliceRequest } from '@tapwire/wire'
+
+/** Chunks stay far below NATS' default 1 MB max_payload (protobuf framing included). */
+export const MAX_CHUNK_BYTES = 256 * 1024
+const MIN_CHUNK_BYTES = 4 * 1024
+/** Read-ahead per transfer: the next chunks are read while the hub stores the current one. */
+const PREFETCH_BYTES = 2 << 20
+const SESSION_IDLE_MS = 60_000
+const MAX_SESSIONS = 8
+
+class Aborted extends Error {}
+
+/**
+ * One slice being produced: `ring.writeSlice` writes into a bounded queue (it waits when the queue
+ * is full), the hub takes chunks off its head. Memory: the prefetch bound plus the writer's buffer.
+ */
+class SliceStream {
+  readonly start: number
+  readonly end: number
+  /** Bytes handed out so far (the offset of the next chunk). */
+  pos = 0
+  touched = Date.now()
+  last: PcapChunk | undefined
+  result: SliceResult | undefined
+  error: Error | undefined
+  #queue: Uint8Array[] = []
+  #queued = 0
+  #wake: (() => void) | undefined
+  #room: { resolve: () => void; reject: (e: Error) => void } | undefined
+  #aborted = false
+
+  constructor(ring: PcapRing, start: number, end: number) {
+    this.start = start
+    this.end = end
+    const sink = {
+      write: (chunk: Uint8Array): Promise<void> | undefined => {
+        if (this.#aborted) return Promise.reject(new Aborted('transfer abandoned'))
+        this.#queue.push(chunk)
+        this.#queued += chunk.length
+        this.#notify()
+        if (this.#queued < PREFETCH_BYTES) return undefined
+        return new Promise<void>((resolve, reject) => (this.#room = { resolve, reject }))
+      },
+    }
+    ring.writeSlice(start, end, sink, { end: false }).then(
+      (r) => {
+        this.result = r
+        this.#notify()
+      },
+      (e: Error) => {
+        if (!(e instanceof Aborted)) this.error = e
+        this.#notify()
+      }
+    )
+  }
+
+  get finished(): boolean {
+    return this.result !== undefined || this.error !== undefined
+  }
+
+  #notify(): void {
+    const w = this.#wake
+    this.#wake = undefined
+    w?.()
+  }
+
+  /** Up to `max` bytes, waiting until that many are queued or the slice is complete. */
+  async take(max: number): Promise<Uint8Array> {
+    while (this.#queued < max && !this.finished) {
+      await new Promise<void>((r) => (this.#wake = r))
+    }
+    if (this.error !== undefined) throw this.error
+    const n = Math.min(max, this.#queued)
+    const out = new Uint8Array(n)
+    let o = 0
+    while (o < n) {
+      const head = this.#queue[0]!
+      const k = Math.min(head.length, n - o)
+      out.set(head.subarray(0, k), o)
+      o += k
+      if (k === head.length) this.#queue.shift()
+      else this.#queue[0] = head.subarray(k)
+    }
+    this.#queued -= n
+    this.pos += n
+    if (this.#queued < PREFETCH_BYTES && this.#room !== undefined) {
+      const room = this.#room
+      this.#room = undefined
+      room.resolve()
+    }
+    return out
+  }
+
+  /** True when every byte has been handed out. */
+  get drained(): boolean {
+    return this.result !== undefined && this.#queued === 0
+  }
+
+  abort(): void {
+    this.#aborted = true
+    const room = this.#room
+    this.#room = undefined
+    room?.reject(new Aborted('transfer abandoned'))
+    this.#queue = []
+    this.#queued = 0
+  }
+}
+
+/**
+ * Serves `tapwire.agent.<node>.pcap`: the hub PULLS a slice chunk by chunk, each request naming
+ * the transfer and the offset it wants, so the agent never sends more than the hub asked for (flow
+ * control) and a hub that lost a reply or restarted its download asks again from any offset
+ * (resume). The whole-slice SHA-256 is computed over every byte from offset 0, skipped ones too,
+ * so a resumed transfer is still verified end to end; each chunk also carries its own SHA-256.
+ */
+export class SliceServer {
+  readonly #ring: () => PcapRing | undefined
+  readonly #sessions = new Map<string, SliceStream>()
+  readonly #sweep: NodeJS.Timeout
+
+  constructor(ring: () => PcapRing | undefined) {
+    this.#ring = ring
+    this.#sweep = setInterval(() => this.#expire(Date.now()), 10_000)
+    this.#sweep.unref()
+  }
+
+  get sessions(): number {
+    return this.#sessions.size
+  }
+
+  async handle(req: PcapSliceRequest): Promise<PcapChunk> {
+    const transferId = req.transferId ?? ''
+    try {
+      const ring = this.#ring()
+      if (ring === undefined)
+        return { transferId, error: 'raw capture is not enabled on this node' }
+      if (transferId === '') return { transferId, error: 'transfer_id is required' }
+      const start = req.startTs ?? 0
+      const end = req.endTs ?? 0
+      const offset = Number(req.resumeOffset ?? 0)
+      const size = Math.max(
+        MIN_CHUNK_BYTES,
+        Math.min(MAX_CHUNK_BYTES, req.chunkSize || MAX_CHUNK_BYTES)
+      )
+      let s = this.#sessions.get(transferId)
+      if (s !== undefined && (s.start !== start || s.end !== end)) {
+        return { transferId, error: 'transfer_id reused for another window' }
+      }
+      // The hub asks again for the chunk it did not get (reply lost or damaged): resend it.
+      if (s?.last !== undefined && Number(s.last.offset) === offset) {
+        s.touched = Date.now()
+        return s.last
+      }
+      if (s === undefined || offset !== s.pos) {
+        s?.abort()
+        s = this.#open(transferId, ring, start, end)
+        // Resume: regenerate the slice and skip what the hub already holds (hashing it on the way).
+        let skip = offset
+        while (skip > 0) {
+          const part = await s.take(Math.min(skip, 1 << 20))
+          if (part.length === 0)
+            return { transferId, error: `resume offset ${offset} is beyond the slice end` }
+          skip -= part.length
+        }
+      }
+      const data = await s.take(size)
+      const last = s.drained
+      const chunk: PcapChunk = {
+        transferId,
+        offset,
+        data,
+        chunkSha256: createHash('sha256').update(data).digest('hex'),
+        last,
+      }
+      if (last) {
+        chunk.totalSize = s.result!.bytes
+        chunk.sha256 = s.result!.sha256
+        chunk.packetCount = s.result!.packets
+      }
+      s.last = chunk
+      s.touched = Date.now()
+      return chunk
+    } catch (e) {
+      this.#sessions.get(transferId)?.abort()
+      this.#sessions.delete(transferId)
+      return { transferId, error: (e as Error).message }
+    }
+  }
+
+  #open(id: string, ring: PcapRing, start: number, end: number): SliceStream {
+    if (this.#sessions.size >= MAX_SESSIONS) {
+      const oldest = [...this.#sessions.entries()].sort((a, b) => a[1].touched - b[1].touched)[0]
+      if (oldest) {
+        oldest[1].abort()
+        this.#sessions.delete(oldest[0])
+      }
+    }
+    const s = new SliceStream(ring, start, end)
+    this.#sessions.set(id, s)
+    return s
+  }
+
+  #expire(now: number): void {
+    for (const [id, s] of this.#sessions) {
+      if (now - s.touched > SESSION_IDLE_MS) {
+        s.abort()
+        this.#sessions.delete(id)
+      }
+    }
+  }
+
+  close(): void {
+    clearInterval(this.#sweep)
+    for (const s of this.#sessions.values()) s.abort()
+    this.#sessions.clear()
+  }
+}

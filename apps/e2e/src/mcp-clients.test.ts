@@ -18,6 +18,10 @@ import type { HubHandle } from './stack.js'
 const run = promisify(execFile)
 const CLI_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'dist', 'main.js')
 const ADMIN = 'e2e-admin-token-0123456789'
+// Secrets the captured traffic carries (headers, JSON body, query string, a JWT): none may reach
+// the hub's answers, MCP answers, drill-down, or any log.
+const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJib2IifQ.c2VjcmV0LXNpZ25hdHVyZS14eXo'
+const SECRETS = ['pw-hunter2-e2e', 'sk_live_e2e_42', JWT, 'qs-token-e2e-77', 'cookie-e2e-sid']
 
 /** MCP over the real stack: real SDK clients (v2, v1, and v2 over the stdio bridge). */
 describe('MCP clients against the real hub', () => {
@@ -46,9 +50,14 @@ describe('MCP clients against the real hub', () => {
     ])
     await agent.waitFor(/capturing on lo/)
     for (let i = 0; i < 12; i++) await fetch(`http://127.0.0.1:${port}/${i % 4 === 0 ? 'fail' : 'ok'}/${i}`).then((r) => r.text())
-    await until('12 calls', async () => {
+    await fetch(`http://127.0.0.1:${port}/login?token=qs-token-e2e-77`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${JWT}`, 'x-api-key': 'sk_live_e2e_42', cookie: 'sid=cookie-e2e-sid', 'content-type': 'application/json' },
+      body: JSON.stringify({ user: 'bob', password: 'pw-hunter2-e2e' }),
+    }).then((r) => r.text())
+    await until('13 calls', async () => {
       const r = await fetch(`${hub.url}/mcp/calls?limit=1`, { headers: auth })
-      return ((await r.json()) as { total: number }).total >= 12
+      return ((await r.json()) as { total: number }).total >= 13
     })
     await new Promise<void>((r) => server.close(() => r()))
   })
@@ -89,8 +98,35 @@ describe('MCP clients against the real hub', () => {
     const file = join(dir.path, 'mcp-incident.pcap')
     await writeFile(file, Buffer.from(await res.arrayBuffer()))
     const { stdout } = await run('tshark', ['-n', '-r', file, '-d', `tcp.port==${port},http`, '-Y', 'http.request', '-T', 'fields', '-e', 'http.request.uri'])
-    expect(stdout.trim().split('\n').sort()).toEqual(Array.from({ length: 12 }, (_, i) => `/${i % 4 === 0 ? 'fail' : 'ok'}/${i}`).sort())
+    // The export holds the raw packets (admin only): the 12 calls and the /login one.
+    const uris = stdout.trim().split('\n')
+    expect(uris.filter((u) => !u.startsWith('/login')).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `/${i % 4 === 0 ? 'fail' : 'ok'}/${i}`).sort())
     await client.close()
+  })
+
+  it('redacts secrets before they leave the node: no answer, drill-down, MCP result or log holds one', async () => {
+    const texts: string[] = []
+    for (const format of ['compact', 'full', 'raw']) {
+      texts.push(await (await fetch(`${hub.url}/mcp/calls?limit=1000&format=${format}`, { headers: auth })).text())
+    }
+    const login = ((await (await fetch(`${hub.url}/mcp/calls?format=full&kfl=${encodeURIComponent('path == "/login"')}`, { headers: auth })).json()) as any).calls[0]
+    expect(login.req_headers.authorization).toBe('[REDACTED]')
+    expect(login.req_body).toContain('"password":"[REDACTED]"')
+    const details = await fetch(`${hub.url}/mcp/tools/get_api_call_details`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: login.id, node_id: login.node_id }),
+    })
+    texts.push(await details.text())
+    const client = new ClientV2({ name: 'e2e-redaction', version: '1' })
+    await client.connect(new HttpV2(new URL(`${hub.url}/mcp`), { requestInit: { headers: auth } }))
+    texts.push(JSON.stringify(await client.callTool({ name: 'list_api_calls', arguments: { format: 'full', limit: 1000 } })))
+    texts.push(JSON.stringify(await client.callTool({ name: 'get_api_call_details', arguments: { id: login.id, node_id: login.node_id } })))
+    await client.close()
+    texts.push(hub.process.output, agent.output)
+    const all = texts.join('\n')
+    expect(all).toContain('[REDACTED]')
+    for (const secret of SECRETS) expect(all, secret).not.toContain(secret)
   })
 
   it('v1 SDK client: the same query gives the same calls', async () => {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   createNetnsLab,
   freePort,
-  netnsAvailable,
+  requireNetns,
   requireTool,
   sleep,
   tempDir,
@@ -88,7 +88,7 @@ function dirBytes(dir: string): number {
   return t
 }
 
-describe.skipIf(!netnsAvailable())('three nodes in network namespaces', () => {
+describe('three nodes in network namespaces', () => {
   const dir = tempDir('tapwire-e2e-mn-')
   let lab: NetnsLab
   let nats: TestProcess
@@ -143,6 +143,7 @@ describe.skipIf(!netnsAvailable())('three nodes in network namespaces', () => {
   }
 
   beforeAll(async () => {
+    requireNetns()
     for (const [b, p] of [
       ['tshark', 'tshark'],
       ['capinfos', 'wireshark-common'],

@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort, startNatsServer, TestProcess, until } from '@tapwire/testing'
@@ -20,9 +21,14 @@ export interface HubHandle {
 }
 
 /** Starts the built hub against `nats` on a free port and waits until it is ready. */
-export async function startHub(nats: NatsServerHandle, extraArgs: string[] = []): Promise<HubHandle> {
+export async function startHub(nats: Pick<NatsServerHandle, 'url'>, extraArgs: string[] = []): Promise<HubHandle> {
   const port = await freePort()
-  const p = new TestProcess('hub', process.execPath, [requireBuilt(HUB_MAIN), '--port', String(port), '--host', '127.0.0.1', '--nats', nats.url, ...extraArgs])
+  // Each hub gets its own data dir (snapshots) unless the test names one, e.g. to restart on it;
+  // it is removed when that hub process ends.
+  const own = extraArgs.includes('--data-dir') ? undefined : mkdtempSync(join(tmpdir(), 'tapwire-e2e-hub-'))
+  const dataDir = own ? ['--data-dir', own] : []
+  const p = new TestProcess('hub', process.execPath, [requireBuilt(HUB_MAIN), '--port', String(port), '--host', '127.0.0.1', '--nats', nats.url, ...dataDir, ...extraArgs])
+  if (own) p.child.once('exit', () => rmSync(own, { recursive: true, force: true }))
   const url = `http://127.0.0.1:${port}`
   await until('hub ready', async () => (await fetch(`${url}/readyz`)).status === 200, 30_000)
   return {

@@ -95,6 +95,7 @@ export class Agent {
         redaction: cfg.redaction,
         bootId: this.#startedAt.toString(36),
       },
+      heapMb: cfg.workerHeapMb || undefined,
       onEntries: (msg) => publisher.enqueue(msg),
       onError: (message) => this.#log(`worker: ${message}`),
     })
@@ -324,6 +325,7 @@ export class Agent {
       tcp_gaps_total: ['TCP sequence gaps (segments not captured)', s.tcpGaps ?? 0],
       decode_errors_total: ['Malformed or truncated packets', s.decodeErrors ?? 0],
       flows_active: ['Connections tracked now', s.flowsActive ?? 0],
+      worker_restarts_total: ['Times the dissector worker died and was restarted', this.#worker?.restarts ?? 0],
       ring_bytes: ['Bytes held by the PCAP ring (segments and indexes)', r?.bytes ?? 0],
       ring_max_bytes: ['Bound of the PCAP ring (--ring-size)', r?.maxBytes ?? 0],
       ring_packets: ['Packets held by the PCAP ring', r?.packets ?? 0],

@@ -17,12 +17,13 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'worker', env: 'POD_NAME', description: 'worker name reported in entries (default: node name)' },
   { name: 'preview-bytes', env: 'PREVIEW_BYTES', default: '4096', description: 'body bytes copied into published entries' },
   { name: 'max-body-bytes', env: 'MAX_BODY_BYTES', default: '256KiB', description: 'body bytes kept per message for drill-down' },
-  { name: 'detail-cache', env: 'DETAIL_CACHE_SIZE', default: '64MiB', description: 'memory for full bodies of recent calls' },
+  { name: 'detail-cache', env: 'DETAIL_CACHE_SIZE', default: '32MiB', description: 'memory for full bodies of recent calls' },
   { name: 'redact', env: 'REDACT', default: 'on', description: "redaction of secrets before entries leave the node: 'on' or 'off'" },
   { name: 'redact-headers', env: 'REDACT_HEADERS', default: '', description: 'more header names to redact (comma-separated)' },
   { name: 'redact-keys', env: 'REDACT_KEYS', default: '', description: 'more JSON/form/query keys to redact (comma-separated)' },
   { name: 'redact-patterns', env: 'REDACT_PATTERNS', default: '', description: 'more regular expressions to redact (comma-separated)' },
   { name: 'publish-buffer', env: 'PUBLISH_BUFFER', default: '64MiB', description: 'encoded entries held while NATS is slow or away; beyond it new batches are dropped and counted' },
+  { name: 'worker-heap', env: 'WORKER_HEAP_MB', default: '160', description: 'V8 old-generation limit of the dissector worker, MiB (0: none)' },
   { name: 'help', boolean: true, description: 'show this help' },
 ]
 
@@ -44,6 +45,7 @@ export interface AgentConfig {
   detailCacheBytes: number
   redaction: RedactionConfig | undefined
   publishBufferBytes: number
+  workerHeapMb: number
   help: boolean
 }
 
@@ -90,6 +92,7 @@ export function loadAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     detailCacheBytes: parseSize(f['detail-cache']!),
     redaction: redactionConfig(f),
     publishBufferBytes: parseSize(f['publish-buffer']!),
+    workerHeapMb: parseIntFlag('worker-heap', f['worker-heap'], 0, 65536),
     help: f.help === 'true',
   }
 }

@@ -44,11 +44,22 @@ function quiet(fn: () => unknown): void {
 /** Whether this process may create namespaces (root with iproute2). */
 export function netnsAvailable(): boolean {
   if (process.getuid?.() !== 0) return false
-  try {
-    ip(['netns', 'list'])
-    return true
-  } catch {
-    return false
+  // `ip netns list` can fail for a moment while another suite deletes a namespace: ask again.
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      ip(['netns', 'list'])
+      return true
+    } catch {
+      execFileSync('sleep', ['0.2'])
+    }
+  }
+  return false
+}
+
+/** Fails loudly (never skips) when this machine cannot make network namespaces. */
+export function requireNetns(): void {
+  if (!netnsAvailable()) {
+    throw new Error('multi-node tests need root and iproute2 (`ip netns`): run them as root (npm test installs iproute2)')
   }
 }
 

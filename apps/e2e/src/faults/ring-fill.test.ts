@@ -72,7 +72,11 @@ describe('PCAP ring filled several times over', () => {
 
   it('stays within --ring-size on disk at every sample, evicts and counts, loses no call', async () => {
     let peakDisk = 0
-    const sampler = setInterval(() => (peakDisk = Math.max(peakDisk, ringDiskBytes(dataDir))), 50)
+    let peakAccounted = 0
+    const sampler = setInterval(() => {
+      peakDisk = Math.max(peakDisk, ringDiskBytes(dataDir))
+      void scrapeMetrics(metricsUrl).then((m) => (peakAccounted = Math.max(peakAccounted, m.ring_bytes ?? 0)), () => undefined)
+    }, 50)
     const body = Buffer.from('y'.repeat(4096))
     // ~9 KiB of packets per call × 3,000 calls ≈ 27 MiB through a 4 MiB ring.
     const made = await http1Load({
@@ -102,7 +106,20 @@ describe('PCAP ring filled several times over', () => {
     expect(m.ring_max_bytes).toBe(RING_BYTES)
     expect(m.bytes_seen_total!).toBeGreaterThan(4 * RING_BYTES)
     expect(peakDisk).toBeGreaterThan(0)
-    expect(peakDisk).toBeLessThanOrEqual(RING_BYTES)
+    // The ring's own accounting (what it has on disk before each write) never passes the bound.
+    expect(peakAccounted).toBeGreaterThan(0)
+    expect(peakAccounted).toBeLessThanOrEqual(RING_BYTES)
+    // Summing file sizes from outside is not atomic while the ring writes: one pass can stat a
+    // segment just before it is evicted and another just after a write, so a sample may see up to
+    // one segment (RING_BYTES / 8) twice. Measured once the ring is idle, the bound is exact.
+    expect(peakDisk).toBeLessThanOrEqual(RING_BYTES + RING_BYTES / 8)
+    let last = -1
+    await until('the ring idle', () => {
+      const now = ringDiskBytes(dataDir)
+      const idle = now === last
+      last = now
+      return idle
+    }, 10_000, 500)
     expect(ringDiskBytes(dataDir)).toBeLessThanOrEqual(RING_BYTES)
     expect(m.ring_bytes!).toBeLessThanOrEqual(RING_BYTES)
     expect(m.ring_evicted_segments_total!).toBeGreaterThan(0)

@@ -8,6 +8,11 @@ export interface WorkerClientOptions {
   onError: (message: string) => void
   /** Batches handed to the worker and not yet processed; beyond it live batches are dropped. */
   maxInFlight?: number
+  /**
+   * V8 old-generation limit of the worker (MiB). A limit makes the GC work before the heap
+   * balloons; should the worker still die (out of memory, a bug), it is restarted and counted.
+   */
+  heapMb?: number
 }
 
 /**
@@ -15,7 +20,7 @@ export interface WorkerClientOptions {
  * queue bounded, and counts what it had to drop so loss is visible.
  */
 export class WorkerClient {
-  readonly #worker: Worker
+  #worker: Worker
   readonly #opts: WorkerClientOptions
   readonly #maxInFlight: number
   #inFlight = 0
@@ -24,15 +29,39 @@ export class WorkerClient {
   #nextReq = 1
   readonly #replies = new Map<number, (v: unknown) => void>()
   droppedBatches = 0
+  /** Times the worker died and was started again (its connections' state is lost each time). */
+  restarts = 0
+  #terminating = false
   droppedPackets = 0
   stats: AnalyzerStats | undefined
 
   constructor(opts: WorkerClientOptions) {
     this.#opts = opts
     this.#maxInFlight = opts.maxInFlight ?? 64
-    this.#worker = new Worker(new URL('./dissector-worker.js', import.meta.url), { workerData: opts.init })
-    this.#worker.on('message', (msg: FromWorker) => this.#onMessage(msg))
-    this.#worker.on('error', (e) => opts.onError(`dissector worker failed: ${e.message}`))
+    this.#worker = this.#spawn()
+  }
+
+  #spawn(): Worker {
+    const heap = this.#opts.heapMb
+    const w = new Worker(new URL('./dissector-worker.js', import.meta.url), {
+      workerData: this.#opts.init,
+      ...(heap ? { resourceLimits: { maxOldGenerationSizeMb: heap, maxYoungGenerationSizeMb: Math.max(8, Math.round(heap / 8)) } } : {}),
+    })
+    w.on('message', (msg: FromWorker) => this.#onMessage(msg))
+    w.on('error', (e) => this.#opts.onError(`dissector worker failed: ${e.message}`))
+    w.on('exit', (code) => {
+      if (this.#terminating || w !== this.#worker) return
+      // The capture goes on: batches in flight are lost (counted) and a fresh worker takes over.
+      this.restarts++
+      this.droppedBatches += this.#inFlight
+      this.#inFlight = 0
+      for (const r of this.#replies.values()) r({ found: false, error: 'the dissector worker restarted' })
+      this.#replies.clear()
+      this.#opts.onError(`dissector worker exited (code ${code}); restarting it (restart ${this.restarts})`)
+      this.#worker = this.#spawn()
+      for (const wake of this.#waiters.splice(0)) wake()
+    })
+    return w
   }
 
   /** Live capture: never waits; drops (and counts) the batch when the worker is behind. */
@@ -80,6 +109,7 @@ export class WorkerClient {
   }
 
   async terminate(): Promise<void> {
+    this.#terminating = true
     await this.#worker.terminate()
   }
 

@@ -10,7 +10,7 @@ import {
   TestProcess,
   until,
 } from '@tapwire/testing'
-import type { K8sApiServerHandle, K8sObject, NatsServerHandle, NetnsLab } from '@tapwire/testing'
+import type { K8sApiServerHandle, K8sObject, NetnsLab } from '@tapwire/testing'
 import { AGENT_MAIN, startHub } from './stack.js'
 import type { HubHandle } from './stack.js'
 
@@ -65,6 +65,7 @@ interface EndpointJson extends Partial<Workload> {
 
 interface Call {
   id: string
+  ts: number
   src: EndpointJson
   dst: EndpointJson
   method: string
@@ -180,7 +181,7 @@ describe('three nodes described by a Kubernetes API server', () => {
     const kubeconfig = join(dir.path, 'kubeconfig')
     k8s.writeKubeconfig(kubeconfig)
 
-    hub = await startHub({ url: natsUrl } as NatsServerHandle, [
+    hub = await startHub({ url: natsUrl }, [
       '--data-dir',
       join(dir.path, 'hub'),
       '--kubeconfig',
@@ -332,5 +333,33 @@ describe('three nodes described by a Kubernetes API server', () => {
         ips: [expect.objectContaining({ ip: ipOf(1) })],
       }),
     ])
+  })
+
+  it('a snapshot keeps the workload table of its window: the pod is gone, its calls still resolve', async () => {
+    const post = async (path: string, body: unknown) => {
+      const res = await fetch(hub.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+      return { status: res.status, body: (await res.json()) as any }
+    }
+    const created = await post('/mcp/snapshots', { name: 'k8s-window', duration: '5m' })
+    expect(created.status, JSON.stringify(created.body)).toBe(201)
+    await until('snapshot done', async () => ['completed', 'partial'].includes((await hub.get('/mcp/snapshots/k8s-window')).body.status), 60_000, 300)
+    // api-1 is deleted after the window: the live table no longer shows it...
+    const during = Math.round(calls.find((c) => c.dst.pod === 'api-1')!.ts)
+    k8s.remove('pods', 'backend', 'api-1')
+    await until('api-1 gone from the live table', async () => (await hub.get('/mcp/resolve/workloads?namespace=backend&name=api-1')).body.total === 0)
+    // ...but the snapshot's table does, as of a time in its window.
+    const fromSnap = await hub.get(`/mcp/resolve/workloads?snapshot_id=k8s-window&namespace=backend&name=api-1&timestamp=${during}`)
+    expect(fromSnap.status).toBe(200)
+    expect(fromSnap.body.workloads.map((w: any) => w.name)).toEqual(['api-1'])
+    expect((await hub.get('/mcp/resolve/workloads?snapshot_id=no-such-snapshot')).status).toBe(404)
+    // Delayed dissection of the snapshot names the deleted pod on both ends of its calls.
+    const started = await post('/mcp/dissections', { snapshot: 'k8s-window', name: 'full' })
+    expect(started.status, JSON.stringify(started.body)).toBeLessThan(300)
+    await until('dissection done', async () => (await hub.get('/mcp/dissections/k8s-window/full')).body.status === 'completed', 120_000, 500)
+    const kfl = encodeURIComponent('dst.pod == "api-1"')
+    const fromDb = await hub.get(`/mcp/calls?db=k8s-window/full&kfl=${kfl}&format=full&limit=1000`)
+    const live = calls.filter((c) => c.dst.pod === 'api-1')
+    expect(fromDb.body.total).toBe(live.length)
+    for (const c of fromDb.body.calls) expect(c.dst).toMatchObject({ pod: 'api-1', ns: 'backend', svc: 'api', node: 'node-b' })
   })
 })

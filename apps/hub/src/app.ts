@@ -35,6 +35,8 @@ export interface AppDeps extends CallsDeps {
   agents?: AgentGateway | undefined
   control?: DissectionControl | undefined
   resolver?: Resolver | undefined
+  /** A snapshot's stored workload table, for /mcp/resolve/*?snapshot_id=. */
+  snapshotResolution?: ((snapshot: string) => Promise<unknown[] | undefined>) | undefined
   /** The hub's external URL (behind an ingress), for links in MCP answers. */
   publicUrl?: string | undefined
   registry: NodeRegistry

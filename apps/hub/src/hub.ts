@@ -44,16 +44,18 @@ export class Hub {
     this.#log = log
     this.#compileFilter = compileFilter
     this.store = new EntryStore({ maxEntries: config.retentionEntries })
+    this.resolver = createResolver({ kubeconfig: config.kubeconfig, inCluster: config.inCluster, staticFile: config.staticResolution, log })
     this.snapshots = new SnapshotManager({
       dir: join(config.dataDir, 'snapshots'),
       quotaBytes: config.snapshotQuota,
       registry: this.registry,
+      // A minute of margin: a call's IP may have been assigned just before the window.
+      resolutionTable: (start, end) => this.resolver.history.exportWindow(start - 60_000, end + 60_000),
       transport: () => this.#transport,
       log,
     })
     this.dissections = new DissectionManager(this.snapshots, log)
     this.snapshots.setOnDeleted((name) => this.dissections.forgetSnapshot(name))
-    this.resolver = createResolver({ kubeconfig: config.kubeconfig, inCluster: config.inCluster, staticFile: config.staticResolution, log })
     this.tokens = TokenSet.load({ adminToken: config.authToken, viewerToken: config.viewerToken, tokensFile: config.tokensFile })
   }
 
@@ -67,6 +69,7 @@ export class Hub {
       log: this.#log,
       registry: this.registry,
       resolver: this.resolver,
+      snapshotResolution: (id: string) => this.snapshots.resolutionOf(id),
       // Filled in once NATS is connected (routes read them per request); until then they answer 503.
       agents: undefined,
       control: undefined,

@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { enrichEntry, historyResolver } from '../resolver/index.js'
+import type { SerializedRecord } from '../resolver/index.js'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { decodeEntryBatch } from '@tapwire/wire'
@@ -171,7 +173,7 @@ export class DissectionManager {
       if (error && job.status === 'failed') job.errors.push(error)
       if (job.status === 'completed') {
         job.progress = 100
-        const db = await this.#readDb(dir)
+        const db = await this.#readDb(dir, job.snapshot)
         job.first_ts = db.oldestTs
         job.last_ts = db.newestTs
       }
@@ -243,7 +245,10 @@ export class DissectionManager {
     void done.finally(() => this.#running.delete(key))
   }
 
-  async #readDb(dir: string): Promise<EntryStore> {
+  async #readDb(dir: string, snapshot: string): Promise<EntryStore> {
+    // Calls of a snapshot resolve with the workload table of its own window (pods may be gone).
+    const table = await this.#snaps.resolutionOf(snapshot)
+    const resolver = table ? historyResolver(table as SerializedRecord[]) : undefined
     const buf = await readFile(join(dir, ENTRIES))
     let n = 0
     const batches = []
@@ -255,7 +260,12 @@ export class DissectionManager {
       off += 4 + len
     }
     const store = new EntryStore({ maxEntries: Math.max(1000, n) })
-    for (const b of batches) for (const e of b.entries ?? []) store.add(e)
+    for (const b of batches) {
+      for (const e of b.entries ?? []) {
+        if (resolver) enrichEntry(e, resolver)
+        store.add(e)
+      }
+    }
     return store
   }
 
@@ -269,7 +279,7 @@ export class DissectionManager {
       this.#dbs.set(key, cached)
       return cached
     }
-    const store = await this.#readDb(this.#dir(j.snapshot, j.name))
+    const store = await this.#readDb(this.#dir(j.snapshot, j.name), j.snapshot)
     this.#dbs.set(key, store)
     while (this.#dbs.size > this.#maxCachedDbs) this.#dbs.delete(this.#dbs.keys().next().value!)
     return store

@@ -3,7 +3,8 @@
  * a time. One per hub (one per cluster); entries are enriched at ingest.
  */
 import { KubeConfig } from '@kubernetes/client-node'
-import type { IpHistoryOptions } from './ip-history.js'
+import type { IpHistoryOptions, SerializedRecord } from './ip-history.js'
+import { IpHistory } from './ip-history.js'
 import { KubernetesResolver } from './k8s-resolver.js'
 import type { Resolver } from './resolver.js'
 import { StaticResolver, nullResolver } from './static-resolver.js'
@@ -82,4 +83,22 @@ export async function waitForResolver(resolver: Resolver, timeoutMs = 15_000): P
     await new Promise((r) => setTimeout(r, 50))
   }
   return true
+}
+
+/**
+ * A resolver over a stored table (a snapshot's resolution.json): answers as the cluster was in
+ * that window. Nothing in it expires.
+ */
+export function historyResolver(records: readonly SerializedRecord[]): Resolver {
+  const history = new IpHistory({ retentionMs: Number.POSITIVE_INFINITY })
+  history.load(records)
+  return {
+    kind: 'static',
+    ready: true,
+    history,
+    start: () => Promise.resolve(),
+    stop: () => Promise.resolve(),
+    resolve: (ip, port, tsMs) => history.resolve(ip, port, tsMs),
+    stats: () => ({ kind: 'static', ready: true, history: history.stats, resources: {} }),
+  }
 }

@@ -9,7 +9,8 @@ import {
   validateQuery,
 } from '../routes/params.js'
 import type { RouteDef } from '../routes/route-defs.js'
-import type { IpRecord } from './ip-history.js'
+import type { IpRecord, SerializedRecord } from './ip-history.js'
+import { IpHistory } from './ip-history.js'
 import type { Resolver } from './resolver.js'
 
 const LABELS_RE =
@@ -78,6 +79,19 @@ export interface ResolveDeps {
   /** Absent: the hub runs without a resolver, and both lists are empty. */
   resolver?: Resolver | undefined
   now?: () => number
+  /** The workload table a snapshot stored (resolution.json); undefined when there is none. */
+  snapshotResolution?: ((snapshot: string) => Promise<unknown[] | undefined>) | undefined
+}
+
+/** The table to answer from: a snapshot's (as it was in its window), else the live one. */
+async function historyFor(deps: ResolveDeps, snapshot: string | undefined): Promise<Iterable<IpRecord>> {
+  if (snapshot === undefined) return deps.resolver?.history.records() ?? []
+  const table = await deps.snapshotResolution?.(snapshot)
+  if (table === undefined) noSnapshots(snapshot)
+  // Snapshot tables are history: nothing in them may expire.
+  const h = new IpHistory({ retentionMs: Number.POSITIVE_INFINITY })
+  h.load(table as SerializedRecord[])
+  return h.records()
 }
 
 interface Filters {
@@ -148,7 +162,7 @@ function noSnapshots(id: string | undefined): void {
 export function mountResolve(app: Hono, deps: ResolveDeps): void {
   const now = deps.now ?? Date.now
 
-  app.get('/mcp/resolve/workloads', (c) => {
+  app.get('/mcp/resolve/workloads', async (c) => {
     const q = validateQuery(WORKLOADS_PARAMS, c.req.queries())
     if (q.name !== undefined && q.namespace === undefined) {
       throw new ApiError(
@@ -158,7 +172,7 @@ export function mountResolve(app: Hono, deps: ResolveDeps): void {
         { param: 'namespace', expected: 'a namespace' }
       )
     }
-    noSnapshots(q.snapshot_id)
+    const records = await historyFor(deps, q.snapshot_id)
     const f = filtersOf(q)
     const ts = q.timestamp ?? now()
     const groups = new Map<
@@ -171,7 +185,7 @@ export function mountResolve(app: Hono, deps: ResolveDeps): void {
         ips: { ip: string; timestamp: number }[]
       }
     >()
-    for (const r of deps.resolver?.history.records() ?? []) {
+    for (const r of records) {
       if (r.kind !== 'pod' && r.kind !== 'service') continue
       if (!(r.from <= ts && ts < r.to)) continue
       if (q.type !== undefined && r.kind !== q.type) continue
@@ -203,16 +217,16 @@ export function mountResolve(app: Hono, deps: ResolveDeps): void {
     })
   })
 
-  app.get('/mcp/resolve/ips', (c) => {
+  app.get('/mcp/resolve/ips', async (c) => {
     const q = validateQuery(IPS_PARAMS, c.req.queries())
     if (q.ip !== undefined && isIP(q.ip) === 0) throw invalid('ip', q.ip, 'an IPv4 or IPv6 address')
-    noSnapshots(q.snapshot_id)
+    const records = await historyFor(deps, q.snapshot_id)
     const f = filtersOf(q)
     const byIp = new Map<
       string,
       { name: string; namespace: string; kind: string; timestamp: number; end: number | null }[]
     >()
-    for (const r of deps.resolver?.history.records() ?? []) {
+    for (const r of records) {
       // Endpoint records say which service an IP backs; the IP's holder is its pod record.
       if (r.kind === 'endpoint') continue
       if (q.ip !== undefined && r.ip !== q.ip) continue

@@ -73,6 +73,11 @@ export interface SnapshotManagerOptions {
   /** Undefined until NATS is connected. */
   transport: () => SliceTransport | undefined
   log: (msg: string) => void
+  /**
+   * The workload table (IP → pod/service/node history) overlapping a window, stored with the
+   * snapshot as resolution.json so its calls resolve as they did then, even after pods are gone.
+   */
+  resolutionTable?: (startMs: number, endMs: number) => unknown[]
   /** Extra wait after a forward window's end, so the agents' rings hold its last packets. */
   settleMs?: number
   now?: () => number
@@ -88,6 +93,8 @@ export class QuotaExceededError extends Error {
 }
 
 const MANIFEST = 'manifest.json'
+/** The snapshot window's IP → workload table (see SnapshotManagerOptions.resolutionTable). */
+export const RESOLUTION = 'resolution.json'
 const nodeFile = (node: string): string => `${node}.pcap`
 
 /** Atomic replace: a crash leaves the old manifest or the new one, never half of one. */
@@ -324,6 +331,16 @@ export class SnapshotManager {
     return m
   }
 
+  /** The snapshot's stored workload table, if it has one. */
+  async resolutionOf(name: string): Promise<unknown[] | undefined> {
+    if (!this.#snaps.has(name)) return undefined
+    try {
+      return JSON.parse(await readFile(join(this.dir, name, RESOLUTION), 'utf8')) as unknown[]
+    } catch {
+      return undefined
+    }
+  }
+
   async #collect(m: SnapshotManifest, signal: AbortSignal, running: Running): Promise<void> {
     const sdir = join(this.dir, m.name)
     const wait = m.end_ts + (this.#o.settleMs ?? 2500) - this.#now()
@@ -348,6 +365,9 @@ export class SnapshotManager {
         .map((n) => `${n.name}: ${n.reason}`)
         .join('; ')
     m.completed_at = new Date(this.#now()).toISOString()
+    if (m.status !== 'failed' && this.#o.resolutionTable) {
+      await writeJsonAtomic(join(sdir, RESOLUTION), this.#o.resolutionTable(m.start_ts, m.end_ts))
+    }
     await writeJsonAtomic(join(sdir, MANIFEST), m)
     for (const n of m.nodes)
       if (n.status === 'completed') await chmod(join(sdir, n.file), 0o444).catch(() => undefined)

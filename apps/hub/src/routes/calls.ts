@@ -48,20 +48,15 @@ export function mountCalls(app: Hono, deps: CallsDeps): void {
     }
     // Grouped: every match is counted per group; each group lists its newest `limit` calls.
     const by = q.group_by
-    const groups = new Map<string, Entry[]>()
-    const { items, total } = store.query({ ...base, limit: Number.MAX_SAFE_INTEGER })
-    for (const e of items) {
-      const key = groupKey(e, by)
-      let list = groups.get(key)
-      if (!list) groups.set(key, (list = []))
-      list.push(e)
-    }
+    const grouped = store.groupQuery({ ...base, limit }, (e) => groupKey(e, by))
+    let total = 0
     let truncated = false
-    const out = [...groups.entries()]
-      .sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]))
-      .map(([key, list]) => {
-        if (list.length > limit) truncated = true
-        return { key, total: list.length, calls: list.slice(0, limit).map((e) => formatCall(e, format)) }
+    const out = [...grouped.entries()]
+      .sort((a, b) => b[1].total - a[1].total || a[0].localeCompare(b[0]))
+      .map(([key, g]) => {
+        total += g.total
+        if (g.total > g.items.length) truncated = true
+        return { key, total: g.total, calls: g.items.map((e) => formatCall(e, format)) }
       })
     return c.json({ group_by: by, groups: out, total, truncated })
   })

@@ -43,4 +43,27 @@ describe('EntryStore', () => {
       })
     )
   })
+
+  it('groups in one pass exactly like sorting every match and grouping (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 40 }), fc.constantFrom('a', 'b', 'c')), { maxLength: 150 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 0, max: 40 }),
+        (rows, limit, start) => {
+          const s = new EntryStore({ segmentSize: 5 })
+          rows.forEach(([ts, node], i) => s.add({ ...e(`id${String(i).padStart(4, '0')}`, ts), node }))
+          const grouped = s.groupQuery({ limit, start, predicate: (x) => (x.ts ?? 0) % 3 !== 0 }, (x) => x.node ?? '')
+          const all = s.query({ limit: 1_000_000, start, predicate: (x) => (x.ts ?? 0) % 3 !== 0 }).items
+          const expected = new Map<string, string[]>()
+          for (const x of all) expected.set(x.node!, [...(expected.get(x.node!) ?? []), x.id!])
+          expect([...grouped.keys()].sort()).toEqual([...expected.keys()].sort())
+          for (const [k, ids] of expected) {
+            expect(grouped.get(k)!.total).toBe(ids.length)
+            expect(grouped.get(k)!.items.map((x) => x.id)).toEqual(ids.slice(0, limit))
+          }
+        }
+      )
+    )
+  })
 })

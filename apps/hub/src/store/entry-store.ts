@@ -97,6 +97,12 @@ export class EntryStore {
       if (seg.maxTs < start || seg.minTs >= end) continue
       if (q.protocols && !intersects(seg.protos, q.protocols)) continue
       const whole = seg.minTs >= start && seg.maxTs < end
+      if (whole && !q.predicate) {
+        // Every entry matches: count them all, and look inside only if some could make the top.
+        total += seg.entries.length
+        if (!heap.full || seg.maxTs >= heap.oldestTs) for (const e of seg.entries) heap.offer(e)
+        continue
+      }
       for (const e of seg.entries) {
         if (!whole) {
           const ts = e.ts ?? 0
@@ -108,6 +114,33 @@ export class EntryStore {
       }
     }
     return { items: heap.drainNewestFirst(), total }
+  }
+
+  /**
+   * Grouped query in one pass: every match is counted per group, and each group keeps its own
+   * newest `limit` (no sort of all matches).
+   */
+  groupQuery(q: StoreQuery, keyOf: (e: Entry) => string): Map<string, StoreResult> {
+    const start = q.start === undefined ? -Infinity : q.start - 0.5
+    const end = q.end === undefined ? Infinity : q.end + 0.5
+    const groups = new Map<string, { heap: NewestHeap; total: number }>()
+    for (const seg of this.#segments) {
+      if (seg.maxTs < start || seg.minTs >= end) continue
+      if (q.protocols && !intersects(seg.protos, q.protocols)) continue
+      for (const e of seg.entries) {
+        const ts = e.ts ?? 0
+        if (ts < start || ts >= end) continue
+        if (q.predicate && !q.predicate(e)) continue
+        const key = keyOf(e)
+        let g = groups.get(key)
+        if (!g) groups.set(key, (g = { heap: new NewestHeap(q.limit), total: 0 }))
+        g.total++
+        g.heap.offer(e)
+      }
+    }
+    const out = new Map<string, StoreResult>()
+    for (const [key, g] of groups) out.set(key, { items: g.heap.drainNewestFirst(), total: g.total })
+    return out
   }
 
   /** Finds one entry by id (drill-down). */
@@ -137,6 +170,15 @@ class NewestHeap {
 
   constructor(k: number) {
     this.#k = k
+  }
+
+  get full(): boolean {
+    return this.#h.length >= this.#k
+  }
+
+  /** Timestamp of the oldest entry kept (the one a newer entry would replace). */
+  get oldestTs(): number {
+    return this.#h[0]?.ts ?? -Infinity
   }
 
   offer(e: Entry): void {

@@ -12,7 +12,7 @@ import {
   TestProcess,
   until,
 } from '@tapwire/testing'
-import type { NatsServerHandle, NetnsLab } from '@tapwire/testing'
+import type { NetnsLab } from '@tapwire/testing'
 import { AGENT_MAIN, startHub } from './stack.js'
 import type { HubHandle } from './stack.js'
 
@@ -164,7 +164,7 @@ describe('three nodes in network namespaces', () => {
     ])
     await nats.waitFor(/Server is ready/, 20_000)
     natsUrl = `nats://${lab.hostIp}:${natsPort}`
-    hub = await startHub({ url: natsUrl } as NatsServerHandle, hubArgs())
+    hub = await startHub({ url: natsUrl }, hubArgs())
     for (const [i, n] of lab.nodes.entries()) {
       const s = lab.spawn(n.ns, `server-${i}`, process.execPath, ['-e', SERVER_JS])
       servers.push(s)
@@ -469,7 +469,7 @@ describe('three nodes in network namespaces', () => {
     hub.process.signal('SIGKILL')
     await hub.process.wait(10_000)
     await sleep(4000)
-    hub = await startHub({ url: natsUrl } as NatsServerHandle, hubArgs())
+    hub = await startHub({ url: natsUrl }, hubArgs())
     const s = await hub.get('/mcp/snapshots/mn-hubkill')
     expect(s.body.status).toBe('failed')
     expect(s.body.reason).toMatch(/hub restarted/)

@@ -94,7 +94,9 @@ it('stores a real loopback capture and gives back every packet unchanged', async
   const linkType = reader.info.interfaces[0]!.linkType
   const original: CaptureRecord[] = []
   for await (const r of reader) original.push({ ...r, data: r.data.slice() })
-  expect(original.length).toBeGreaterThanOrEqual(600)
+  // A real capture of the exchange: at least one packet per round trip. (A busy machine can make
+  // tcpdump lose some; what is tested below is that the ring gives back exactly what it was fed.)
+  expect(original.length).toBeGreaterThanOrEqual(300)
 
   const ring = await PcapRing.open(tmp.path('ring'), {
     maxBytes: 16 << 20,

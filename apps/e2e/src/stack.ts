@@ -41,6 +41,26 @@ export async function startHub(nats: Pick<NatsServerHandle, 'url'>, extraArgs: s
   }
 }
 
+/**
+ * An agent capturing on `lo` with `bpf`, its health server on a free port; resolves once it
+ * captures, with the URL of its /metrics.
+ */
+export async function startLoAgent(opts: {
+  nats: Pick<NatsServerHandle, 'url'>
+  bpf: string
+  node: string
+  dataDir: string
+  extraArgs?: string[]
+}): Promise<{ process: TestProcess; metricsUrl: string }> {
+  const port = await freePort()
+  const p = agentProcess('agent', [
+    '--interface', 'lo', '--bpf', opts.bpf, '--nats', opts.nats.url, '--node', opts.node,
+    '--data-dir', opts.dataDir, '--port', String(port), '--host', '127.0.0.1', ...(opts.extraArgs ?? []),
+  ])
+  await p.waitFor(/capturing on lo/)
+  return { process: p, metricsUrl: `http://127.0.0.1:${port}/metrics` }
+}
+
 export function agentProcess(name: string, args: string[]): TestProcess {
   return new TestProcess(name, process.execPath, [requireBuilt(AGENT_MAIN), ...args])
 }

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freePort, sleep, tempDir, until } from '@tapwire/testing'
+import { sleep, tempDir, until } from '@tapwire/testing'
 import type { NatsServerHandle, TestProcess } from '@tapwire/testing'
-import { agentProcess, startHub, startNatsServer } from '../stack.js'
+import { startHub, startLoAgent, startNatsServer } from '../stack.js'
 import type { HubHandle } from '../stack.js'
 import { http1Load, scrapeMetrics, startEchoServer, storedCalls } from '@tapwire/testing'
 
@@ -27,25 +27,7 @@ describe('NATS stopped for 20 s under steady traffic', () => {
     small = await startEchoServer('ok')
     // 4 KiB of incompressible text each way: the whole preview (4096 bytes) is published.
     large = await startEchoServer(randomBytes(3072).toString('base64'))
-    const agentPort = await freePort()
-    metricsUrl = `http://127.0.0.1:${agentPort}/metrics`
-    agent = agentProcess('agent', [
-      '--interface',
-      'lo',
-      '--bpf',
-      `tcp port ${small.port} or tcp port ${large.port}`,
-      '--nats',
-      nats.url,
-      '--node',
-      'outage-node',
-      '--data-dir',
-      join(dir.path, 'agent'),
-      '--port',
-      String(agentPort),
-      '--host',
-      '127.0.0.1',
-    ])
-    await agent.waitFor(/capturing on lo/)
+    ;({ process: agent, metricsUrl } = await startLoAgent({ nats, bpf: `tcp port ${small.port} or tcp port ${large.port}`, node: 'outage-node', dataDir: join(dir.path, 'agent') }))
   })
 
   afterAll(async () => {

@@ -1,9 +1,9 @@
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freePort, tempDir, until } from '@tapwire/testing'
+import { tempDir, until } from '@tapwire/testing'
 import type { NatsServerHandle, TestProcess } from '@tapwire/testing'
-import { agentProcess, startHub, startNatsServer } from '../stack.js'
+import { startHub, startLoAgent, startNatsServer } from '../stack.js'
 import type { HubHandle } from '../stack.js'
 import { http1Load, scrapeMetrics, startEchoServer, storedCalls } from '@tapwire/testing'
 
@@ -39,27 +39,7 @@ describe('PCAP ring filled several times over', () => {
     nats = await startNatsServer()
     hub = await startHub(nats)
     server = await startEchoServer('x'.repeat(4096))
-    const agentPort = await freePort()
-    metricsUrl = `http://127.0.0.1:${agentPort}/metrics`
-    agent = agentProcess('agent', [
-      '--interface',
-      'lo',
-      '--bpf',
-      `tcp port ${server.port}`,
-      '--nats',
-      nats.url,
-      '--node',
-      'ring-node',
-      '--data-dir',
-      dataDir,
-      '--ring-size',
-      String(RING_BYTES),
-      '--port',
-      String(agentPort),
-      '--host',
-      '127.0.0.1',
-    ])
-    await agent.waitFor(/capturing on lo/)
+    ;({ process: agent, metricsUrl } = await startLoAgent({ nats, bpf: `tcp port ${server.port}`, node: 'ring-node', dataDir: dataDir, extraArgs: ['--ring-size', String(RING_BYTES)] }))
   })
 
   afterAll(async () => {

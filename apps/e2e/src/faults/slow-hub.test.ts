@@ -1,8 +1,8 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freePort, sleep, tempDir, until } from '@tapwire/testing'
+import { sleep, tempDir, until } from '@tapwire/testing'
 import type { NatsServerHandle, TestProcess } from '@tapwire/testing'
-import { agentProcess, startHub, startNatsServer } from '../stack.js'
+import { startHub, startLoAgent, startNatsServer } from '../stack.js'
 import type { HubHandle } from '../stack.js'
 import { http1Load, scrapeMetrics, startEchoServer, storedCalls } from '@tapwire/testing'
 
@@ -21,25 +21,7 @@ describe('slow hub consumer: hub stopped with SIGSTOP under traffic', () => {
     nats = await startNatsServer()
     hub = await startHub(nats)
     server = await startEchoServer('ok')
-    const agentPort = await freePort()
-    metricsUrl = `http://127.0.0.1:${agentPort}/metrics`
-    agent = agentProcess('agent', [
-      '--interface',
-      'lo',
-      '--bpf',
-      `tcp port ${server.port}`,
-      '--nats',
-      nats.url,
-      '--node',
-      'slow-hub-node',
-      '--data-dir',
-      join(dir.path, 'agent'),
-      '--port',
-      String(agentPort),
-      '--host',
-      '127.0.0.1',
-    ])
-    await agent.waitFor(/capturing on lo/)
+    ;({ process: agent, metricsUrl } = await startLoAgent({ nats, bpf: `tcp port ${server.port}`, node: 'slow-hub-node', dataDir: join(dir.path, 'agent') }))
   })
 
   afterAll(async () => {

@@ -3,9 +3,9 @@ import { connect } from 'node:net'
 import type { Socket } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freePort, sleep, tempDir, until } from '@tapwire/testing'
+import { sleep, tempDir, until } from '@tapwire/testing'
 import type { NatsServerHandle, TestProcess } from '@tapwire/testing'
-import { agentProcess, startHub, startNatsServer } from '../stack.js'
+import { startHub, startLoAgent, startNatsServer } from '../stack.js'
 import type { HubHandle } from '../stack.js'
 import { http1Load, sampleProcs, scrapeMetrics, startEchoServer, storedCalls } from '@tapwire/testing'
 
@@ -50,25 +50,7 @@ describe('hostile traffic on the HTTP port', () => {
     // Default Node limits stay: 16 KiB of headers (431 beyond), no request timeout during the test.
     server.server.requestTimeout = 0
     server.server.headersTimeout = 120_000
-    const agentPort = await freePort()
-    metricsUrl = `http://127.0.0.1:${agentPort}/metrics`
-    agent = agentProcess('agent', [
-      '--interface',
-      'lo',
-      '--bpf',
-      `tcp port ${server.port}`,
-      '--nats',
-      nats.url,
-      '--node',
-      'hostile-node',
-      '--data-dir',
-      join(dir.path, 'agent'),
-      '--port',
-      String(agentPort),
-      '--host',
-      '127.0.0.1',
-    ])
-    await agent.waitFor(/capturing on lo/)
+    ;({ process: agent, metricsUrl } = await startLoAgent({ nats, bpf: `tcp port ${server.port}`, node: 'hostile-node', dataDir: join(dir.path, 'agent') }))
   })
 
   afterAll(async () => {

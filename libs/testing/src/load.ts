@@ -65,6 +65,35 @@ interface Conn {
   buf: Buffer
 }
 
+
+/**
+ * The open-loop schedule both load generators follow: every 2 ms, `onDue` learns how many more
+ * requests the rate owes since the last tick, until `seconds` pass or `stop()` says so. Resolves
+ * with the seconds it ran.
+ */
+export async function pace(
+  opts: Pick<LoadOptions, 'rate' | 'seconds' | 'stop'>,
+  onDue: (n: number) => void
+): Promise<number> {
+  const t0 = performance.now()
+  const limitMs = opts.seconds * 1000
+  let issued = 0
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const elapsed = performance.now() - t0
+      if (elapsed >= limitMs || opts.stop?.()) {
+        clearInterval(timer)
+        resolve()
+        return
+      }
+      const due = Math.floor((opts.rate * elapsed) / 1000)
+      onDue(due - issued)
+      issued = due
+    }, 2)
+  })
+  return (performance.now() - t0) / 1000
+}
+
 /**
  * Offers `rate` requests/s for `seconds` over `connections` keep-alive sockets, then waits (at
  * most 15 s) for the outstanding responses. Open-loop pacing with catch-up: a request owed while
@@ -136,25 +165,11 @@ export async function http1Load(opts: LoadOptions): Promise<LoadResult> {
         })
     )
   )
-  const t0 = performance.now()
-  const limitMs = opts.seconds * 1000
-  let issued = 0
-  await new Promise<void>((resolve) => {
-    const timer = setInterval(() => {
-      const elapsed = performance.now() - t0
-      if (elapsed >= limitMs || opts.stop?.()) {
-        clearInterval(timer)
-        resolve()
-        return
-      }
-      const due = Math.floor((opts.rate * elapsed) / 1000)
-      owed += due - issued
-      issued = due
-      pump()
-    }, 2)
+  res.seconds = await pace(opts, (n) => {
+    owed += n
+    pump()
   })
   issuing = false
-  res.seconds = (performance.now() - t0) / 1000
   res.owed = owed
   const deadline = Date.now() + 15_000
   while (res.completed + res.errors < res.sent && Date.now() < deadline) await sleep(20)

@@ -3,7 +3,7 @@
 import { connect as h2connect } from 'node:http2'
 import type { ClientHttp2Session } from 'node:http2'
 import type { LoadOptions, LoadResult } from '@tapwire/testing'
-import { sleep } from '@tapwire/testing'
+import { pace, sleep } from '@tapwire/testing'
 
 /** A gRPC message on the wire: 1-byte compressed flag, 4-byte length, protobuf bytes. */
 export function grpcFrame(message: Buffer): Buffer {
@@ -74,25 +74,11 @@ export async function grpcLoad(opts: LoadOptions & { maxStreams?: number }): Pro
       st.end(grpcFrame(opts.body ?? protoString(`call ${n}`)))
     }
   }
-  const t0 = performance.now()
-  const limitMs = opts.seconds * 1000
-  let issued = 0
-  await new Promise<void>((resolve) => {
-    const timer = setInterval(() => {
-      const elapsed = performance.now() - t0
-      if (elapsed >= limitMs || opts.stop?.()) {
-        clearInterval(timer)
-        resolve()
-        return
-      }
-      const due = Math.floor((opts.rate * elapsed) / 1000)
-      owed += due - issued
-      issued = due
-      pump()
-    }, 2)
+  res.seconds = await pace(opts, (n) => {
+    owed += n
+    pump()
   })
   issuing = false
-  res.seconds = (performance.now() - t0) / 1000
   res.owed = owed
   const deadline = Date.now() + 15_000
   while (res.completed + res.errors < res.sent && Date.now() < deadline) await sleep(20)

@@ -84,7 +84,13 @@ const capinfosCount = (file: string): number =>
 
 function dirBytes(dir: string): number {
   let t = 0
-  for (const n of readdirSync(dir)) t += statSync(join(dir, n)).size
+  for (const n of readdirSync(dir)) {
+    try {
+      t += statSync(join(dir, n)).size
+    } catch {
+      // Evicted between readdir and stat.
+    }
+  }
   return t
 }
 
@@ -453,9 +459,19 @@ describe('three nodes in network namespaces', () => {
     } finally {
       clearInterval(sampler)
     }
-    max = Math.max(max, dirBytes(ringDir))
     expect(max).toBeGreaterThan(RING_SIZE / 2)
-    expect(max).toBeLessThanOrEqual(RING_SIZE)
+    // Summing file sizes from outside is not atomic while the ring writes: one pass can stat a
+    // segment just before it is evicted and another just after a write, so a sample may see up to
+    // one segment (RING_SIZE / 8) twice. Measured once the ring is idle, the bound is exact.
+    expect(max).toBeLessThanOrEqual(RING_SIZE + RING_SIZE / 8)
+    let last = -1
+    await until('the ring idle', () => {
+      const now = dirBytes(ringDir)
+      const idle = now === last
+      last = now
+      return idle
+    }, 10_000, 500)
+    expect(dirBytes(ringDir)).toBeLessThanOrEqual(RING_SIZE)
   })
 
   it('a snapshot collected across a hub SIGKILL ends failed after the restart, never completed', async () => {

@@ -77,18 +77,19 @@ export function renderGrpcMessages(body: Uint8Array, maxChars: number): string {
       lines.push('…')
       break
     }
-    if (o + 5 > body.length) {
-      lines.push(`<incomplete message prefix: ${body.length - o} bytes>`)
-      break
-    }
-    const compressed = body[o]! !== 0
-    const len = new DataView(body.buffer, body.byteOffset + o + 1, 4).getUint32(0)
-    const start = o + 5
-    const end = start + len
     let line: string
-    if (compressed) line = `<compressed ${len} bytes>`
-    else if (end > body.length) line = `<message of ${len} bytes, ${body.length - start} captured>`
-    else line = renderProtobuf(body.subarray(start, end))
+    let end = body.length
+    if (o + 5 > body.length) line = `<incomplete message prefix: ${body.length - o} bytes>`
+    else {
+      const len = new DataView(body.buffer, body.byteOffset + o + 1, 4).getUint32(0)
+      const start = o + 5
+      end = start + len
+      if (body[o]! !== 0) line = `<compressed ${len} bytes>`
+      else if (end > body.length)
+        line = `<message of ${len} bytes, ${body.length - start} captured>`
+      else line = renderProtobuf(body.subarray(start, end))
+    }
+    // Every line, the placeholders too, counts against the budget (found by fuzzing).
     if (line.length > maxChars - chars) line = `${line.slice(0, Math.max(0, maxChars - chars))}…`
     lines.push(line)
     chars += line.length + 1

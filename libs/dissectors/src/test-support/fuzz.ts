@@ -1,4 +1,5 @@
 import fc from 'fast-check'
+import { expect, it } from 'vitest'
 import type { Direction } from '@tapwire/reassembly'
 import type { CallRecord, Dissector, DissectorSession, SessionContext } from '../engine/types.js'
 import { DEFAULT_DISSECTOR_LIMITS } from '../engine/types.js'
@@ -82,3 +83,97 @@ export const randomChunks = fc.array(
   fc.record({ dir: fc.constantFrom<Direction>(0, 1), data: fc.uint8Array({ maxLength: 300 }) }),
   { maxLength: 30 }
 )
+
+/** Bounds the properties below assert on every emitted call. */
+export const FUZZ_LIMITS = { ...DEFAULT_DISSECTOR_LIMITS, maxBodyBytes: 512, maxPendingRequests: 8 }
+
+const gapChunks = fc.array(
+  fc.record({
+    dir: fc.constantFrom<Direction>(0, 1),
+    bytes: fc.uint8Array({ maxLength: 300 }),
+    gap: fc.nat(5000),
+    isGap: fc.boolean(),
+  }),
+  { maxLength: 40 }
+)
+
+/**
+ * The two properties every session dissector is fuzzed with, each in its own suite so that
+ * `npm run fuzz` gives every dissector its own time budget:
+ * - random chunks in both directions, interleaved with gaps (lost segments), never throw, and
+ *   every body stays within the body limit;
+ * - mutated well-formed conversations (bytes flipped, split anywhere, truncated) never throw, and
+ *   calls stay bounded by the bytes fed.
+ * `init` is what an upgrade would hand the session (WebSocket is only reached through one).
+ */
+export function fuzzSession(d: Dissector, seeds: Chunk[][], init?: unknown): void {
+  const open = (): { s: DissectorSession; calls: CallRecord[] } => {
+    const calls: CallRecord[] = []
+    const ctx: SessionContext = {
+      conn: {
+        id: 1,
+        transport: d.transport,
+        client: { ip: '10.0.0.1', port: 40000 },
+        server: { ip: '10.0.0.2', port: 5000 },
+      },
+      limits: FUZZ_LIMITS,
+      emit: (c) => void calls.push(c),
+      upgrade: () => undefined,
+    }
+    return { s: d.newSession(ctx, init), calls }
+  }
+  const bounded = (calls: CallRecord[], fed: number): void => {
+    for (const c of calls) {
+      expect(c.reqBody?.length ?? 0).toBeLessThanOrEqual(FUZZ_LIMITS.maxBodyBytes * 40)
+      expect(c.respBody?.length ?? 0).toBeLessThanOrEqual(FUZZ_LIMITS.maxBodyBytes * 40)
+    }
+    expect(calls.length).toBeLessThanOrEqual(fed + 1)
+  }
+
+  it(`${d.id}: random chunks and gaps never throw; bodies and calls stay bounded`, () => {
+    fc.assert(
+      fc.property(gapChunks, (chunks) => {
+        const { s, calls } = open()
+        let ts = 1_000
+        let fed = 0
+        for (const c of chunks) {
+          if (c.isGap && d.transport === 'tcp') s.onGap(c.dir, c.gap, ts)
+          else {
+            s.onData(c.dir, c.bytes, ts)
+            fed += c.bytes.length
+          }
+          ts += 3
+        }
+        s.onTick?.(ts + 60_000)
+        s.onClose(ts + 60_001)
+        bounded(calls, fed)
+      }),
+      params
+    )
+  })
+
+  it(`${d.id}: mutated conversations never throw; calls bounded by the bytes fed`, () => {
+    fc.assert(
+      fc.property(mutated(seeds), (chunks) => {
+        const { s, calls } = open()
+        let ts = 1_000
+        for (const c of chunks) s.onData(c.dir, c.data, (ts += 7))
+        s.onTick?.(ts + 60_000)
+        s.onClose(ts + 60_001)
+        bounded(
+          calls,
+          chunks.reduce((n, c) => n + c.data.length, 0)
+        )
+      }),
+      params
+    )
+  })
+}
+
+/** The connection a content probe is asked about in fuzz seed checks. */
+export const PROBE_CONN = {
+  id: 1,
+  transport: 'tcp' as const,
+  client: { ip: '10.0.0.1', port: 40000 },
+  server: { ip: '10.0.0.2', port: 5000 },
+}

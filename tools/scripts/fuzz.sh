@@ -32,8 +32,8 @@ mkdir -p "$logdir"
 work=$(mktemp -d /tmp/tapwire-fuzz-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-# Every test file that uses fast-check (sources only).
-mapfile -t suites < <(grep -rl --include='*.test.ts' "from 'fast-check'" libs apps tools 2>/dev/null | grep -v -e node_modules -e /dist/ | sort)
+# Every test file that uses fast-check, directly or through the dissectors' fuzz harness.
+mapfile -t suites < <(grep -rlE --include='*.test.ts' "from 'fast-check'|test-support/fuzz.js'" libs apps tools 2>/dev/null | grep -v -e node_modules -e /dist/ | sort)
 if [ ${#filters[@]} -gt 0 ]; then
   kept=()
   for s in "${suites[@]}"; do

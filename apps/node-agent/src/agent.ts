@@ -115,7 +115,11 @@ export class Agent {
   async start(): Promise<void> {
     await this.#setUp()
     const cfg = this.config
-    const source = new LiveCapture({ interface: cfg.interface, ...(cfg.bpf ? { bpf: cfg.bpf } : {}) })
+    const source = new LiveCapture({
+      interface: cfg.interface,
+      bufferBytes: cfg.captureBufferBytes,
+      ...(cfg.bpf ? { bpf: cfg.bpf } : {}),
+    })
     this.#source = source
     const worker = this.#worker!
     const raw = this.#openRaw()

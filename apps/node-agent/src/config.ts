@@ -7,6 +7,7 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'node', env: 'NODE_NAME', description: 'node name (default: host name)' },
   { name: 'interface', env: 'CAPTURE_INTERFACE', default: 'any', description: 'interface to capture on' },
   { name: 'bpf', env: 'CAPTURE_BPF', default: '', description: 'libpcap capture filter' },
+  { name: 'capture-buffer', env: 'CAPTURE_BUFFER', default: '16MiB', description: "libpcap buffer size (the kernel ring libpcap maps is twice this, and counts in the agent's RSS)" },
   { name: 'read', description: 'replay a pcap/pcapng file instead of capturing live, then exit' },
   { name: 'nats', env: 'NATS_URL', default: 'nats://127.0.0.1:4222', description: 'NATS server' },
   { name: 'data-dir', env: 'AGENT_DATA_DIR', description: 'state and PCAP ring directory (default /var/lib/tapwire/<node>)' },
@@ -22,8 +23,8 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'redact-headers', env: 'REDACT_HEADERS', default: '', description: 'more header names to redact (comma-separated)' },
   { name: 'redact-keys', env: 'REDACT_KEYS', default: '', description: 'more JSON/form/query keys to redact (comma-separated)' },
   { name: 'redact-patterns', env: 'REDACT_PATTERNS', default: '', description: 'more regular expressions to redact (comma-separated)' },
-  { name: 'publish-buffer', env: 'PUBLISH_BUFFER', default: '64MiB', description: 'encoded entries held while NATS is slow or away; beyond it new batches are dropped and counted' },
-  { name: 'worker-heap', env: 'WORKER_HEAP_MB', default: '160', description: 'V8 old-generation limit of the dissector worker, MiB (0: none)' },
+  { name: 'publish-buffer', env: 'PUBLISH_BUFFER', default: '32MiB', description: 'encoded entries held while NATS is slow or away; beyond it new batches are dropped and counted' },
+  { name: 'worker-heap', env: 'WORKER_HEAP_MB', default: '128', description: 'V8 old-generation limit of the dissector worker, MiB (0: none)' },
   { name: 'help', boolean: true, description: 'show this help' },
 ]
 
@@ -32,6 +33,8 @@ export interface AgentConfig {
   worker: string
   interface: string
   bpf: string
+  /** libpcap buffer size asked for; TPACKET_V3 maps twice this into the process. */
+  captureBufferBytes: number
   readFile: string | undefined
   natsUrl: string
   dataDir: string
@@ -80,6 +83,7 @@ export function loadAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     worker: f.worker || node,
     interface: f.interface!,
     bpf: f.bpf ?? '',
+    captureBufferBytes: parseSize(f['capture-buffer']!),
     readFile: f.read,
     natsUrl: f.nats!,
     dataDir: f['data-dir'] || join('/var/lib/tapwire', node),

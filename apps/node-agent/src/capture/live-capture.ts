@@ -63,7 +63,7 @@ export class LiveCapture implements CaptureSource {
     const buffer = Buffer.alloc(65536)
     let linkName: string
     try {
-      linkName = cap.open(this.#opts.interface, this.#opts.bpf ?? '', this.#opts.bufferBytes ?? 32 << 20, buffer)
+      linkName = cap.open(this.#opts.interface, this.#opts.bpf ?? '', this.#opts.bufferBytes ?? 16 << 20, buffer)
     } catch (cause) {
       const devices = mod.Cap.deviceList().map((d) => d.name).join(', ')
       throw new CaptureOpenError(

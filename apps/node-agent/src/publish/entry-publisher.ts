@@ -47,7 +47,7 @@ export class EntryPublisher {
   constructor(js: JetStreamClient, opts: EntryPublisherOptions) {
     this.#js = js
     this.#subject = opts.subject
-    this.#maxQueueBytes = opts.maxQueueBytes ?? 64 << 20
+    this.#maxQueueBytes = opts.maxQueueBytes ?? 32 << 20
     this.#concurrency = opts.concurrency ?? 8
   }
 

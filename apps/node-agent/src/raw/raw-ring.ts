@@ -58,11 +58,12 @@ export class RawRing {
   async #open(linkType: number): Promise<void> {
     try {
       // The write-behind queue must hold several capture batches (up to 1 MiB each): the ring's
-      // default (a quarter of a small ring) would drop most batches of a burst. 32 MiB of memory at most.
+      // default (a quarter of a small ring) would drop most batches of a burst. 16 MiB at most, its
+      // share of the agent's memory budget (docs/architecture.md, "The agent's memory budget").
       const ring = await PcapRing.open(this.#opts.dir, {
         maxBytes: this.#opts.maxBytes,
         linkType,
-        maxQueueBytes: 32 << 20,
+        maxQueueBytes: 16 << 20,
       })
       const r = ring.recovery
       if (r.rebuiltIndexes > 0 || r.truncatedBytes > 0 || r.removed.length > 0) {

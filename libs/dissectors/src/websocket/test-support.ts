@@ -90,3 +90,22 @@ export function attr(
   if (a === undefined) return undefined
   return a.str ?? a.num ?? a.flag ?? a.list?.values ?? undefined
 }
+
+/** What the HTTP/1 dissector hands a WebSocket session on `101 Switching Protocols`. */
+export function upgradeInit(target: string): {
+  request: {
+    method: string
+    target: string
+    version: string
+    headers: { name: string; value: string }[]
+  }
+  requestTs: number
+  response: { status: number; headers: { name: string; value: string }[] }
+} {
+  const upgrade = [{ name: 'Upgrade', value: 'websocket' }]
+  return {
+    request: { method: 'GET', target, version: 'HTTP/1.1', headers: upgrade },
+    requestTs: 1000,
+    response: { status: 101, headers: upgrade },
+  }
+}

@@ -1,21 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { http1Dissector } from '../http1/http1-dissector.js'
 import { decodeUtf8 } from '../util/bytes.js'
-import { attr, concatBytes, frame, recordingContext } from './test-support.js'
+import { attr, concatBytes, frame, recordingContext, upgradeInit } from './test-support.js'
 import { parseClose, websocketDissector, WsOpcode } from './websocket-dissector.js'
 
 const enc = new TextEncoder()
 const MASK = [0x12, 0x34, 0x56, 0x78] as const
-const INIT = {
-  request: {
-    method: 'GET',
-    target: '/chat?room=1',
-    version: 'HTTP/1.1',
-    headers: [{ name: 'Upgrade', value: 'websocket' }],
-  },
-  requestTs: 1000,
-  response: { status: 101, headers: [{ name: 'Upgrade', value: 'websocket' }] },
-}
+const INIT = upgradeInit('/chat?room=1')
 
 function session(limits = {}) {
   const r = recordingContext([websocketDissector], limits)

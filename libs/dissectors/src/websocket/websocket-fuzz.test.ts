@@ -1,20 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import { fuzzSession } from '../test-support/fuzz.js'
-import { concatBytes, frame, recordingContext } from './test-support.js'
+import { concatBytes, frame, recordingContext, upgradeInit } from './test-support.js'
 import { websocketDissector, WsOpcode } from './websocket-dissector.js'
 
 const MASK = [1, 2, 3, 4] as const
-/** What the HTTP/1 dissector hands the session on a 101 (the session cannot start otherwise). */
-const INIT = {
-  request: {
-    method: 'GET',
-    target: '/ws',
-    version: 'HTTP/1.1',
-    headers: [{ name: 'Upgrade', value: 'websocket' }],
-  },
-  requestTs: 1000,
-  response: { status: 101, headers: [{ name: 'Upgrade', value: 'websocket' }] },
-}
+/** The session starts from an upgrade: it cannot be reached otherwise. */
+const INIT = upgradeInit('/ws')
 
 const conversation = [
   {

@@ -28,10 +28,26 @@ export interface RecordStats {
   droppedByKernel: number
 }
 
-export async function recordLoopback(file: string, filter: string, traffic: () => Promise<void>): Promise<RecordStats> {
+export async function recordLoopback(
+  file: string,
+  filter: string,
+  traffic: () => Promise<void>
+): Promise<RecordStats> {
   const bin = requireTool('tcpdump', 'tcpdump')
   // -U: write each packet as it arrives; -s 0: whole packets; -B: a large kernel buffer.
-  const p = new TestProcess('tcpdump', bin, ['-i', 'lo', '--immediate-mode', '-U', '-s', '0', '-B', '16384', '-w', file, filter])
+  const p = new TestProcess('tcpdump', bin, [
+    '-i',
+    'lo',
+    '--immediate-mode',
+    '-U',
+    '-s',
+    '0',
+    '-B',
+    '16384',
+    '-w',
+    file,
+    filter,
+  ])
   try {
     await p.waitFor(/listening on/, 15_000)
     await traffic()
@@ -43,7 +59,10 @@ export async function recordLoopback(file: string, filter: string, traffic: () =
   }
   // tcpdump's closing lines: "N packets captured", "N packets dropped by kernel".
   const num = (re: RegExp): number => Number(re.exec(p.output)?.[1] ?? 0)
-  return { captured: num(/(\d+) packets? captured/), droppedByKernel: num(/(\d+) packets? dropped by kernel/) }
+  return {
+    captured: num(/(\d+) packets? captured/),
+    droppedByKernel: num(/(\d+) packets? dropped by kernel/),
+  }
 }
 
 export interface AnalyzeResult {
@@ -92,12 +111,50 @@ export async function analyzeFile(
  * tshark as the oracle: `-T fields` rows for a display filter. Multi-valued fields come back
  * joined with `,` (tshark's default occurrence separator).
  */
-export async function tsharkFields(path: string, displayFilter: string, fields: readonly string[], extraArgs: readonly string[] = []): Promise<string[][]> {
+export async function tsharkFields(
+  path: string,
+  displayFilter: string,
+  fields: readonly string[],
+  extraArgs: readonly string[] = []
+): Promise<string[][]> {
   const bin = requireTool('tshark', 'tshark')
-  const args = ['-n', '-r', path, ...extraArgs, '-Y', displayFilter, '-T', 'fields', ...fields.flatMap((f) => ['-e', f])]
+  const args = [
+    '-n',
+    '-r',
+    path,
+    ...extraArgs,
+    '-Y',
+    displayFilter,
+    '-T',
+    'fields',
+    ...fields.flatMap((f) => ['-e', f]),
+  ]
   const { stdout } = await run(bin, args, { maxBuffer: 256 << 20 })
   return stdout
     .split('\n')
     .filter((l) => l.length > 0)
     .map((l) => l.split('\t'))
+}
+
+/** An entry attribute's value by name (string, number or flag); undefined when absent. */
+export function entryAttr(e: Entry, name: string): string | number | boolean | undefined {
+  const a = e.attrs?.find((x) => x.name === name)
+  return a?.str ?? a?.num ?? a?.flag ?? undefined
+}
+
+/**
+ * The oracle tests' common start: record `traffic` on loopback with the capture filter `bpf` into
+ * `file`, then run the file through the Analyzer. `analyzeMs` is the Analyzer's wall time (the
+ * tests print it beside tshark's).
+ */
+export async function recordAndAnalyze(
+  file: string,
+  bpf: string,
+  traffic: () => Promise<void>,
+  opts: Partial<Omit<AnalyzerOptions, 'onEntry'>> = {}
+): Promise<AnalyzeResult & { analyzeMs: number }> {
+  await recordLoopback(file, bpf, traffic)
+  const t0 = performance.now()
+  const result = await analyzeFile(file, opts)
+  return { ...result, analyzeMs: performance.now() - t0 }
 }

@@ -5,7 +5,7 @@
 export { TestProcess, freePort, requireTool, sleep, until } from './processes.js'
 export { startNatsServer } from './nats-server.js'
 export type { NatsServerHandle } from './nats-server.js'
-export { analyzeFile, recordLoopback, tempDir, tsharkFields } from './capture.js'
+export { analyzeFile, entryAttr, recordAndAnalyze, recordLoopback, tempDir, tsharkFields } from './capture.js'
 export type { AnalyzeResult, RecordStats } from './capture.js'
 export { startDnsmasq, startMariadb, startPostgres, startRedis } from './servers/index.js'
 export type { MariadbHandle, PostgresHandle, ServerHandle } from './servers/index.js'

@@ -3,8 +3,8 @@ import amqp from 'amqplib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { compile } from '@tapwire/kfl'
 import {
-  analyzeFile,
-  recordLoopback,
+  entryAttr,
+  recordAndAnalyze,
   sleep,
   startRabbitmq,
   tempDir,
@@ -15,55 +15,55 @@ import { genericTcpDissector } from '../generic/generic-dissector.js'
 import { amqpDissector } from './amqp-dissector.js'
 import { methodName } from './amqp-methods.js'
 
-const attr = (e: AnalyzeResult['entries'][number], name: string): unknown => {
-  const a = e.attrs?.find((x) => x.name === name)
-  return a?.str ?? a?.num ?? a?.flag ?? undefined
-}
+const attr = entryAttr
 
 // amqplib against Debian's rabbitmq-server; tshark's AMQP dissector is the oracle.
 describe('AMQP 0-9-1 against tshark', () => {
   const dir = tempDir()
   const file = join(dir.path, 'amqp.pcap')
-  let result: AnalyzeResult
+  let result: AnalyzeResult & { analyzeMs: number }
   let broker: RabbitmqHandle | undefined
-  let wallMs = 0
 
   beforeAll(async () => {
     broker = await startRabbitmq()
     const b = broker
-    await recordLoopback(file, `tcp port ${b.port}`, async () => {
-      const conn = await amqp.connect(b.url)
-      const ch = await conn.createChannel()
-      await ch.assertExchange('orders', 'topic', { durable: false })
-      const q = await ch.assertQueue('order-events', { durable: false, autoDelete: true })
-      await ch.bindQueue(q.queue, 'orders', 'order.*')
-      for (let i = 0; i < 3; i++)
-        ch.publish('orders', `order.created`, Buffer.from(JSON.stringify({ id: i })), {
-          contentType: 'application/json',
+    result = await recordAndAnalyze(
+      file,
+      `tcp port ${b.port}`,
+      async () => {
+        const conn = await amqp.connect(b.url)
+        const ch = await conn.createChannel()
+        await ch.assertExchange('orders', 'topic', { durable: false })
+        const q = await ch.assertQueue('order-events', { durable: false, autoDelete: true })
+        await ch.bindQueue(q.queue, 'orders', 'order.*')
+        for (let i = 0; i < 3; i++)
+          ch.publish('orders', `order.created`, Buffer.from(JSON.stringify({ id: i })), {
+            contentType: 'application/json',
+          })
+        ch.sendToQueue('order-events', Buffer.from('direct to queue'), {
+          contentType: 'text/plain',
         })
-      ch.sendToQueue('order-events', Buffer.from('direct to queue'), { contentType: 'text/plain' })
-      await sleep(200)
-      const got = await ch.get('order-events', { noAck: true })
-      expect(got && got.content.toString()).toBe('{"id":0}')
-      let delivered = 0
-      await ch.consume('order-events', (m) => {
-        if (m) {
-          delivered++
-          ch.ack(m)
-        }
-      })
-      for (let i = 0; i < 50 && delivered < 3; i++) await sleep(50)
-      expect(delivered).toBe(3)
-      await ch.close()
-      // A missing queue: the broker closes the channel with 404 NOT_FOUND.
-      const ch2 = await conn.createChannel()
-      ch2.on('error', () => undefined)
-      await ch2.checkQueue('no-such-queue').catch(() => undefined)
-      await conn.close()
-    })
-    const t0 = performance.now()
-    result = await analyzeFile(file, { dissectors: [amqpDissector, genericTcpDissector] })
-    wallMs = performance.now() - t0
+        await sleep(200)
+        const got = await ch.get('order-events', { noAck: true })
+        expect(got && got.content.toString()).toBe('{"id":0}')
+        let delivered = 0
+        await ch.consume('order-events', (m) => {
+          if (m) {
+            delivered++
+            ch.ack(m)
+          }
+        })
+        for (let i = 0; i < 50 && delivered < 3; i++) await sleep(50)
+        expect(delivered).toBe(3)
+        await ch.close()
+        // A missing queue: the broker closes the channel with 404 NOT_FOUND.
+        const ch2 = await conn.createChannel()
+        ch2.on('error', () => undefined)
+        await ch2.checkQueue('no-such-queue').catch(() => undefined)
+        await conn.close()
+      },
+      { dissectors: [amqpDissector, genericTcpDissector] }
+    )
   }, 180_000)
 
   afterAll(async () => {
@@ -94,7 +94,7 @@ describe('AMQP 0-9-1 against tshark', () => {
     ])
     expect(ours.sort()).toEqual(theirs.sort())
     console.log(
-      `amqp: ${entries.length} calls (${theirs.length} methods), analyzeFile ${wallMs.toFixed(1)} ms (${((entries.length / wallMs) * 1000).toFixed(0)} calls/s), tshark ${tsharkMs.toFixed(0)} ms`
+      `amqp: ${entries.length} calls (${theirs.length} methods), analyzeFile ${result.analyzeMs.toFixed(1)} ms (${((entries.length / result.analyzeMs) * 1000).toFixed(0)} calls/s), tshark ${tsharkMs.toFixed(0)} ms`
     )
   })
 

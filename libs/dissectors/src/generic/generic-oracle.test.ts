@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { compile } from '@tapwire/kfl'
 import {
   analyzeFile,
+  entryAttr,
   freePort,
   recordLoopback,
   sleep,
@@ -21,10 +22,7 @@ import { mongodbDissector } from '../mongodb/mongodb-dissector.js'
 import { tlsDissector } from '../tls/tls-dissector.js'
 import { genericTcpDissector, genericUdpDissector } from './generic-dissector.js'
 
-const attr = (e: AnalyzeResult['entries'][number], name: string): unknown => {
-  const a = e.attrs?.find((x) => x.name === name)
-  return a?.str ?? a?.num ?? a?.flag ?? undefined
-}
+const attr = entryAttr
 
 /** A binary exchange no dissector knows: a greeting, a request, then (optionally) a reset. */
 async function exchange(port: number): Promise<void> {
@@ -157,11 +155,13 @@ describe('generic TCP/UDP fallback', () => {
   it('the KFL example selects the 5xx, the reset and the refused connection, nothing else', () => {
     const f = compile('http && status_code >= 500 || (tcp && tcp_error_type != "")')
     const selected = result.entries.filter(f.predicate)
-    expect(selected.map((e) => `${e.proto}:${e.status}:${(attr(e, 'tcp_error_type') as string | undefined) ?? ''}`).sort()).toEqual([
-      'http:503:',
-      'tcp:0:refused',
-      'tcp:0:reset',
-    ])
+    expect(
+      selected
+        .map(
+          (e) => `${e.proto}:${e.status}:${(attr(e, 'tcp_error_type') as string | undefined) ?? ''}`
+        )
+        .sort()
+    ).toEqual(['http:503:', 'tcp:0:refused', 'tcp:0:reset'])
   })
 
   it('one udp entry per flow', async () => {
@@ -176,7 +176,11 @@ describe('generic TCP/UDP fallback', () => {
   it('reports a refused connection (SYN answered by RST) although no payload ever moved', async () => {
     const refused = result.entries.filter((e) => e.dst?.port === ports.refused)
     // tshark sees the same refusals: a SYN to that port answered by a RST.
-    const syns = await tsharkFields(file, `tcp.dstport==${ports.refused} && tcp.flags.syn==1 && tcp.flags.ack==0`, ['tcp.stream'])
+    const syns = await tsharkFields(
+      file,
+      `tcp.dstport==${ports.refused} && tcp.flags.syn==1 && tcp.flags.ack==0`,
+      ['tcp.stream']
+    )
     expect(refused.length).toBe(new Set(syns.map((r) => r[0])).size)
     expect(refused.length).toBeGreaterThan(0)
     for (const e of refused) {

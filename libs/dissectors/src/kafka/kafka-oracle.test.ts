@@ -3,8 +3,8 @@ import { Kafka, logLevel } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { compile } from '@tapwire/kfl'
 import {
-  analyzeFile,
-  recordLoopback,
+  entryAttr,
+  recordAndAnalyze,
   startKafkaPeer,
   tempDir,
   tsharkFields,
@@ -13,44 +13,45 @@ import type { AnalyzeResult } from '@tapwire/testing'
 import { genericTcpDissector } from '../generic/generic-dissector.js'
 import { kafkaDissector } from './kafka-dissector.js'
 
-const attr = (e: AnalyzeResult['entries'][number], name: string): unknown => {
-  const a = e.attrs?.find((x) => x.name === name)
-  return a?.str ?? a?.num ?? a?.flag ?? undefined
-}
+const attr = entryAttr
 
 // Real kafkajs producer traffic against the Kafka test peer, recorded by tcpdump; tshark's Kafka
 // dissector is the oracle.
 describe('Kafka against tshark', () => {
   const dir = tempDir()
   const file = join(dir.path, 'kafka.pcap')
-  let result: AnalyzeResult
+  let result: AnalyzeResult & { analyzeMs: number }
   let port = 0
-  let wallMs = 0
 
   beforeAll(async () => {
     const peer = await startKafkaPeer()
     port = peer.port
-    await recordLoopback(file, `tcp port ${port}`, async () => {
-      const kafka = new Kafka({
-        clientId: 'tapwire-test',
-        brokers: [`127.0.0.1:${port}`],
-        logLevel: logLevel.NOTHING,
-        retry: { retries: 0 },
-      })
-      const producer = kafka.producer({ allowAutoTopicCreation: false })
-      await producer.connect()
-      for (let i = 0; i < 5; i++)
-        await producer.send({ topic: 'orders', messages: [{ key: `k${i}`, value: `order ${i}` }] })
-      await producer.send({ topic: 'payments', messages: [{ value: 'paid' }] })
-      await producer
-        .send({ topic: 'forbidden-audit', messages: [{ value: 'nope' }] })
-        .catch(() => undefined)
-      await producer.disconnect()
-    })
+    result = await recordAndAnalyze(
+      file,
+      `tcp port ${port}`,
+      async () => {
+        const kafka = new Kafka({
+          clientId: 'tapwire-test',
+          brokers: [`127.0.0.1:${port}`],
+          logLevel: logLevel.NOTHING,
+          retry: { retries: 0 },
+        })
+        const producer = kafka.producer({ allowAutoTopicCreation: false })
+        await producer.connect()
+        for (let i = 0; i < 5; i++)
+          await producer.send({
+            topic: 'orders',
+            messages: [{ key: `k${i}`, value: `order ${i}` }],
+          })
+        await producer.send({ topic: 'payments', messages: [{ value: 'paid' }] })
+        await producer
+          .send({ topic: 'forbidden-audit', messages: [{ value: 'nope' }] })
+          .catch(() => undefined)
+        await producer.disconnect()
+      },
+      { dissectors: [kafkaDissector, genericTcpDissector] }
+    )
     await peer.close()
-    const t0 = performance.now()
-    result = await analyzeFile(file, { dissectors: [kafkaDissector, genericTcpDissector] })
-    wallMs = performance.now() - t0
   }, 60_000)
 
   afterAll(() => dir.dispose())
@@ -81,7 +82,7 @@ describe('Kafka against tshark', () => {
     const theirs = rows.map((r) => [r[0], r[1], r[2], r[3] ?? ''].join('|')).sort()
     expect(ours).toEqual(theirs)
     console.log(
-      `kafka: ${kafka.length} calls, analyzeFile ${wallMs.toFixed(1)} ms (${((kafka.length / wallMs) * 1000).toFixed(0)} calls/s), tshark ${tsharkMs.toFixed(0)} ms`
+      `kafka: ${kafka.length} calls, analyzeFile ${result.analyzeMs.toFixed(1)} ms (${((kafka.length / result.analyzeMs) * 1000).toFixed(0)} calls/s), tshark ${tsharkMs.toFixed(0)} ms`
     )
   })
 

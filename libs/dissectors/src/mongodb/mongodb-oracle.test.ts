@@ -2,8 +2,8 @@ import { join } from 'node:path'
 import { MongoClient } from 'mongodb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  analyzeFile,
-  recordLoopback,
+  entryAttr,
+  recordAndAnalyze,
   startMongoPeer,
   tempDir,
   tsharkFields,
@@ -12,46 +12,44 @@ import type { AnalyzeResult } from '@tapwire/testing'
 import { genericTcpDissector } from '../generic/generic-dissector.js'
 import { mongodbDissector } from './mongodb-dissector.js'
 
-const attr = (e: AnalyzeResult['entries'][number], name: string): unknown => {
-  const a = e.attrs?.find((x) => x.name === name)
-  return a?.str ?? a?.num ?? a?.flag ?? undefined
-}
+const attr = entryAttr
 
 // The official MongoDB Node driver against the MongoDB test peer; tshark's mongo dissector is the
 // oracle for opcodes and command names.
 describe('MongoDB against tshark', () => {
   const dir = tempDir()
   const file = join(dir.path, 'mongo.pcap')
-  let result: AnalyzeResult
+  let result: AnalyzeResult & { analyzeMs: number }
   let port = 0
-  let wallMs = 0
 
   beforeAll(async () => {
     const peer = await startMongoPeer()
     port = peer.port
-    await recordLoopback(file, `tcp port ${port}`, async () => {
-      const client = new MongoClient(
-        `mongodb://127.0.0.1:${port}/?directConnection=true&heartbeatFrequencyMS=60000`,
-        { serverSelectionTimeoutMS: 5000 }
-      )
-      await client.connect()
-      const col = client.db('shop').collection('orders')
-      await col.insertOne({ item: 'widget', qty: 3 })
-      await col.insertMany([{ item: 'gadget' }, { item: 'gizmo' }])
-      const found = await col.find({ qty: { $gt: 1 } }).toArray()
-      expect(found.length).toBe(3)
-      await col.updateOne({ item: 'widget' }, { $set: { qty: 4 } })
-      await col.deleteMany({ item: 'gizmo' })
-      await client
-        .db('shop')
-        .command({ boom: 1 })
-        .catch(() => undefined)
-      await client.close()
-    })
+    result = await recordAndAnalyze(
+      file,
+      `tcp port ${port}`,
+      async () => {
+        const client = new MongoClient(
+          `mongodb://127.0.0.1:${port}/?directConnection=true&heartbeatFrequencyMS=60000`,
+          { serverSelectionTimeoutMS: 5000 }
+        )
+        await client.connect()
+        const col = client.db('shop').collection('orders')
+        await col.insertOne({ item: 'widget', qty: 3 })
+        await col.insertMany([{ item: 'gadget' }, { item: 'gizmo' }])
+        const found = await col.find({ qty: { $gt: 1 } }).toArray()
+        expect(found.length).toBe(3)
+        await col.updateOne({ item: 'widget' }, { $set: { qty: 4 } })
+        await col.deleteMany({ item: 'gizmo' })
+        await client
+          .db('shop')
+          .command({ boom: 1 })
+          .catch(() => undefined)
+        await client.close()
+      },
+      { dissectors: [mongodbDissector, genericTcpDissector] }
+    )
     await peer.close()
-    const t0 = performance.now()
-    result = await analyzeFile(file, { dissectors: [mongodbDissector, genericTcpDissector] })
-    wallMs = performance.now() - t0
   }, 60_000)
 
   afterAll(() => dir.dispose())
@@ -82,7 +80,7 @@ describe('MongoDB against tshark', () => {
     for (const c of ['insert', 'find', 'update', 'delete', 'boom'])
       expect(ours).toContain(`OP_MSG|${c}`)
     console.log(
-      `mongodb: ${mongo.length} calls, analyzeFile ${wallMs.toFixed(1)} ms (${((mongo.length / wallMs) * 1000).toFixed(0)} calls/s), tshark ${tsharkMs.toFixed(0)} ms`
+      `mongodb: ${mongo.length} calls, analyzeFile ${result.analyzeMs.toFixed(1)} ms (${((mongo.length / result.analyzeMs) * 1000).toFixed(0)} calls/s), tshark ${tsharkMs.toFixed(0)} ms`
     )
   })
 

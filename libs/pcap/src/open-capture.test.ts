@@ -131,7 +131,7 @@ describe('openCapture', () => {
     await expect(reader.batches().next()).rejects.toThrow(/once/)
   })
 
-  it('reads a few hundred thousand small records quickly', async () => {
+  it('reads a few hundred thousand small records, every one, with the right sizes', async () => {
     const n = 300_000
     const recs = Array.from({ length: n }, (_, i) => ({
       tsSec: 1700000000 + (i >> 10),
@@ -140,7 +140,6 @@ describe('openCapture', () => {
     }))
     const file = tmp.path('many.pcap')
     writeFileSync(file, encodePcap(recs, { linkType: 1, resolution: 'ns' }))
-    const t0 = performance.now()
     const reader = await openCapture(file)
     let count = 0
     let bytes = 0
@@ -148,11 +147,10 @@ describe('openCapture', () => {
       count++
       bytes += r.capLen
     }
-    const ms = performance.now() - t0
     expect(count).toBe(n)
     expect(bytes).toBe(60 * n)
     expect(readFileSync(file).length).toBe(24 + 76 * n)
-    // Generous bound (CI noise); the measured rate is several times higher.
-    expect(n / (ms / 1000)).toBeGreaterThan(300_000)
+    // The rate is measured by the benchmarks (tools/bench), never asserted: these machines are
+    // shared and noisy.
   })
 })

@@ -171,11 +171,11 @@ export class PcapngParser {
           base + o
         )
       }
-      if (type === BT_EPB) this.#epb(buf, view, o, total, base, out)
+      if (type === BT_EPB) this.#packet(false, buf, view, o, total, base, out)
       else if (type === BT_SHB) this.#shb(buf, view, o, total, base)
       else if (type === BT_IDB) this.#idb(buf, view, o, total, base)
       else if (type === BT_SPB) this.#spb(buf, view, o, total, base, out)
-      else this.#pb(buf, view, o, total, base, out)
+      else this.#packet(true, buf, view, o, total, base, out)
       o += total
     }
   }
@@ -187,8 +187,12 @@ export class PcapngParser {
     return iface
   }
 
-  /** §4.3 Enhanced Packet Block. */
-  #epb(
+  /**
+   * §4.3 Enhanced Packet Block, and Appendix A's obsolete Packet Block, which has the same layout
+   * but a u16 interface id followed by a u16 drops count where the EPB has a u32 interface id.
+   */
+  #packet(
+    obsolete: boolean,
     buf: Uint8Array,
     view: DataView,
     o: number,
@@ -197,45 +201,15 @@ export class PcapngParser {
     out: CaptureRecord[]
   ): void {
     const le = this.#le
-    if (total < EPB_MIN)
-      throw new PcapBadBlockError(`pcapng EPB length ${total} below ${EPB_MIN}`, base + o)
-    const iface = this.#iface(view.getUint32(o + 8, le), base + o)
+    const name = obsolete ? 'Packet Block' : 'EPB'
+    const min = obsolete ? PB_MIN : EPB_MIN
+    if (total < min)
+      throw new PcapBadBlockError(`pcapng ${name} length ${total} below ${min}`, base + o)
+    const id = obsolete ? view.getUint16(o + 8, le) : view.getUint32(o + 8, le)
+    const iface = this.#iface(id, base + o)
     const capLen = view.getUint32(o + 20, le)
-    if (capLen > MAX_CAPLEN || capLen > total - EPB_MIN) {
-      throw new PcapBadBlockError(`pcapng EPB captured length ${capLen} does not fit`, base + o)
-    }
-    const ts = this.#ts
-    iface.ts.convert(view.getUint32(o + 12, le), view.getUint32(o + 16, le), ts)
-    out.push({
-      tsSec: ts[0]!,
-      tsNsec: ts[1]!,
-      capLen,
-      origLen: view.getUint32(o + 24, le),
-      linkType: iface.info.linkType,
-      ifIndex: iface.info.index,
-      data: buf.subarray(o + 28, o + 28 + capLen),
-    })
-  }
-
-  /** Appendix A, obsolete Packet Block: u16 interface id and u16 drops count instead of a u32 id. */
-  #pb(
-    buf: Uint8Array,
-    view: DataView,
-    o: number,
-    total: number,
-    base: number,
-    out: CaptureRecord[]
-  ): void {
-    const le = this.#le
-    if (total < PB_MIN)
-      throw new PcapBadBlockError(`pcapng Packet Block length ${total} below ${PB_MIN}`, base + o)
-    const iface = this.#iface(view.getUint16(o + 8, le), base + o)
-    const capLen = view.getUint32(o + 20, le)
-    if (capLen > MAX_CAPLEN || capLen > total - PB_MIN) {
-      throw new PcapBadBlockError(
-        `pcapng Packet Block captured length ${capLen} does not fit`,
-        base + o
-      )
+    if (capLen > MAX_CAPLEN || capLen > total - min) {
+      throw new PcapBadBlockError(`pcapng ${name} captured length ${capLen} does not fit`, base + o)
     }
     const ts = this.#ts
     iface.ts.convert(view.getUint32(o + 12, le), view.getUint32(o + 16, le), ts)

@@ -71,5 +71,5 @@ it('measures append, write-behind and slice rates', async () => {
       `  writeSlice (+sha256): ${(res.bytes / 1e6 / (writeSliceMs / 1000)).toFixed(0)} MB/s, ${(packets / (writeSliceMs / 1000) / 1e3).toFixed(0)} kpkt/s`,
     ].join('\n')
   )
-  expect(median).toBeLessThan(2000)
+  // Figures only: rates are the benchmarks' business, never a test's (shared, noisy machines).
 }, 120_000)

@@ -6,46 +6,75 @@ import { median, timeCommand } from './timing.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 
-export interface ReplayComparison {
-  /** What the file holds, for the caption. */
-  caption: string
+/** What one offline replay measure needs: the file, and how tshark reads it and counts its calls. */
+export interface ReplayRun {
   file: string
   /** tshark arguments after `-n -r FILE` (decode-as, display filter, fields). */
   tsharkArgs: string[]
   /** Counts tshark's calls from its output lines. */
   countTsharkCalls: (stdout: string) => number
-  /** The goal line under the table, given our/their rates. */
-  goal?: (ours: { pps: number; ratio: number }) => string
   runs?: number
 }
 
+export interface ReplayComparison extends ReplayRun {
+  /** What the file holds, for the caption. */
+  caption: string
+  /** The goal line under the table, given our/their rates. */
+  goal?: (ours: { pps: number; ratio: number }) => string
+}
+
+/** Our pipeline and tshark on the same file: medians of `runs` timed runs of each. */
+export interface ReplayMeasure {
+  runs: number
+  packets: number
+  calls: number
+  tsharkCalls: number
+  oursSeconds: number
+  tsharkSeconds: number
+  oursRssMiB: number
+  tsharkRssMiB: number
+}
+
 /**
- * One offline replay comparison: our single-thread pipeline (tools/bench/src/replay-pipeline.ts)
+ * One offline replay measure: our single-thread pipeline (tools/bench/src/replay-pipeline.ts)
  * and tshark on the same file, separate processes timed alike (wall time including start-up,
  * peak RSS by GNU time), median of `runs`.
  */
-export async function compareReplay(c: ReplayComparison): Promise<string> {
+export async function measureReplay(c: ReplayRun): Promise<ReplayMeasure> {
   const runs = c.runs ?? 3
   const ours = []
   for (let i = 0; i < runs; i++) ours.push(await timeCommand(process.execPath, [join(here, 'replay-pipeline.js'), c.file]))
   const result = JSON.parse(ours[0]!.stdout) as { packets: number; calls: number }
   const theirs = []
   for (let i = 0; i < runs; i++) theirs.push(await timeCommand('tshark', ['-n', '-r', c.file, ...c.tsharkArgs]))
-  const tsharkCalls = c.countTsharkCalls(theirs[0]!.stdout)
-  const oursS = median(ours.map((t) => t.seconds))
-  const theirsS = median(theirs.map((t) => t.seconds))
-  const pps = result.packets / oursS
+  return {
+    runs,
+    packets: result.packets,
+    calls: result.calls,
+    tsharkCalls: c.countTsharkCalls(theirs[0]!.stdout),
+    oursSeconds: median(ours.map((t) => t.seconds)),
+    tsharkSeconds: median(theirs.map((t) => t.seconds)),
+    oursRssMiB: median(ours.map((t) => t.maxRssMiB)),
+    tsharkRssMiB: median(theirs.map((t) => t.maxRssMiB)),
+  }
+}
+
+/** One offline replay comparison as a whole BENCHMARKS.md section: a two-row table and its ratio. */
+export async function compareReplay(c: ReplayComparison): Promise<string> {
+  const m = await measureReplay(c)
+  const { runs, packets, calls, tsharkCalls, oursSeconds: oursS, tsharkSeconds: theirsS } = m
+  const pps = packets / oursS
   const ratio = theirsS / oursS
   const rows = [
-    ['Tapwire pipeline (1 thread)', fmt(result.packets), fmt(result.calls), fmt(oursS, 2), fmt(pps), fmt(result.calls / oursS), fmt(median(ours.map((t) => t.maxRssMiB)))],
-    [`tshark ${c.tsharkArgs.filter((a) => a === '-Y').length ? '-Y …' : ''}`.trim(), fmt(result.packets), fmt(tsharkCalls), fmt(theirsS, 2), fmt(result.packets / theirsS), fmt(tsharkCalls / theirsS), fmt(median(theirs.map((t) => t.maxRssMiB)))],
+    ['Tapwire pipeline (1 thread)', fmt(packets), fmt(calls), fmt(oursS, 2), fmt(pps), fmt(calls / oursS), fmt(m.oursRssMiB)],
+    [`tshark ${c.tsharkArgs.filter((a) => a === '-Y').length ? '-Y …' : ''}`.trim(), fmt(packets), fmt(tsharkCalls), fmt(theirsS, 2), fmt(packets / theirsS), fmt(tsharkCalls / theirsS), fmt(m.tsharkRssMiB)],
   ]
   return [
     `_${machineLine()}; ${c.caption}; median of ${runs} runs; wall time includes process start-up._`,
     '',
     table(['reader', 'packets', 'calls', 'seconds', 'packets/s', 'calls/s', 'peak RSS MiB'], rows),
     '',
-    `**Ratio: Tapwire is ${fmt(ratio, 1)}× tshark's rate on the same file** (calls found: ${fmt(result.calls)} vs tshark's ${fmt(tsharkCalls)}).`,
+    `**Ratio: Tapwire is ${fmt(ratio, 1)}× tshark's rate on the same file** (calls found: ${fmt(calls)} vs tshark's ${fmt(tsharkCalls)}).`,
     ...(c.goal ? ['', c.goal({ pps, ratio })] : []),
   ].join('\n')
 }

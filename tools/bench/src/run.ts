@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { benchHttp1Replay } from './http1-replay.js'
 import { benchHubQuery } from './hub-query.js'
 import { benchMixedReplay } from './mixed-replay.js'
+import { benchProtocolReplay } from './protocol-replay.js'
 import { measureKflEval } from './kfl-eval.js'
 import { machineLine } from './machine.js'
 import { fmt, replaceSection, table } from './report.js'
@@ -26,6 +27,20 @@ try {
   if (want('mixed-replay')) {
     console.log('bench: HTTP/1.1 + HTTP/2 + gRPC offline replay vs tshark')
     replaceSection(md, 'mixed-replay', await benchMixedReplay(dir, Number(process.env.BENCH_MIXED ?? 10_000)))
+  }
+  if (want('protocol-replay')) {
+    console.log('bench: per-protocol offline replay (issue 4 dissectors) vs tshark')
+    const r = await benchProtocolReplay(dir, {
+      calls: Number(process.env.BENCH_PROTOCOL_CALLS ?? 20_000),
+      runs: Number(process.env.BENCH_PROTOCOL_RUNS ?? 3),
+      seconds: Number(process.env.BENCH_PROTOCOL_SECONDS ?? 120),
+      only: (process.env.BENCH_PROTOCOLS ?? '').split(',').filter((p) => p !== ''),
+    })
+    replaceSection(md, 'protocol-replay', r.section)
+    if (r.failures.length > 0) {
+      console.error(`bench: protocol-replay failed for ${r.failures.join('; ')}`)
+      process.exitCode = 1
+    }
   }
   if (want('kfl-eval')) {
     console.log('bench: KFL evaluation rate')

@@ -6,6 +6,18 @@
  * Content-Length counts the encoded octets).
  */
 
+/** Options only the WebSocket dissector passes (RFC 7692 permessage-deflate). */
+export interface BodyDecodeOptions {
+  /**
+   * `deflate-raw` only: a preset dictionary, the sender's LZ77 window from earlier messages
+   * (RFC 7692 §7.2.3.2 context takeover). A correct suffix of that history is safe: a reference
+   * further back fails ("invalid distance too far back") rather than producing wrong bytes.
+   */
+  dictionary?: Uint8Array
+  /** All of the output or undefined: no shortened prefix when it exceeds `maxOutput`. */
+  whole?: boolean
+}
+
 /**
  * Decodes `data` for one content coding (`gzip`, `deflate`, `br`, lower case; `deflate-raw` for
  * WebSocket permessage-deflate, RFC 7692). Returns at most `maxOutput` bytes, or undefined when the
@@ -14,7 +26,8 @@
 export type BodyDecoder = (
   encoding: string,
   data: Uint8Array,
-  maxOutput: number
+  maxOutput: number,
+  opts?: BodyDecodeOptions
 ) => Uint8Array | undefined
 
 let registered: BodyDecoder | undefined
@@ -82,8 +95,13 @@ export interface ZlibLike {
  * compressed body still shows its first bytes; a few attempts at most.
  */
 export function zlibBodyDecoder(zlib: ZlibLike): BodyDecoder {
-  return (encoding, data, max) => {
-    const opts = { maxOutputLength: max, finishFlush: zlib.constants.Z_SYNC_FLUSH }
+  return (encoding, data, max, decodeOpts) => {
+    const dictionary = encoding === 'deflate-raw' ? decodeOpts?.dictionary : undefined
+    const opts = {
+      maxOutputLength: max,
+      finishFlush: zlib.constants.Z_SYNC_FLUSH,
+      ...(dictionary !== undefined && dictionary.length > 0 ? { dictionary } : {}),
+    }
     const fn =
       encoding === 'gzip'
         ? (d: Uint8Array) => zlib.gunzipSync(d, opts)
@@ -96,7 +114,8 @@ export function zlibBodyDecoder(zlib: ZlibLike): BodyDecoder {
               : undefined
     if (fn === undefined) return undefined
     let input = data
-    for (let attempt = 0; attempt < 16 && input.length > 0; attempt++) {
+    const attempts = decodeOpts?.whole ? 1 : 16
+    for (let attempt = 0; attempt < attempts && input.length > 0; attempt++) {
       try {
         return new Uint8Array(fn(input))
       } catch (e) {

@@ -186,6 +186,8 @@ export interface TsharkStream {
   method: string
   path: string
   status: string
+  /** The request's regular (non-pseudo) header fields, as tshark decoded them. */
+  reqHeaders: [string, string][]
   trailers: [string, string][]
   /** grpc.message_length of each gRPC message, per direction. */
   grpcReq: number[]
@@ -243,6 +245,7 @@ export function tsharkStreams(json: string): TsharkStream[] {
           method,
           path: get(':path') ?? '',
           status: '',
+          reqHeaders: headers.filter(([k]) => !k.startsWith(':')),
           trailers: [],
           grpcReq: [],
           grpcResp: [],

@@ -6,10 +6,10 @@
 import type { Attr, Header } from '@tapwire/wire'
 import type { Direction } from '@tapwire/reassembly'
 import type { CallRecord, Dissector, DissectorSession, SessionContext } from '../engine/types.js'
-import { decodeContentEncoding } from '../http1/body-decoder.js'
 import { splitTarget } from '../http1/http1-dissector.js'
 import { headerValue } from '../http1/message-parser.js'
 import { BoundedBytes, decodeUtf8 } from '../util/bytes.js'
+import { MessageInflater, parseDeflateExtension } from './permessage-deflate.js'
 
 /** RFC 6455 §11.8 opcode registry. */
 export const WsOpcode = {
@@ -278,7 +278,8 @@ export class WebSocketSession implements DissectorSession {
   readonly #readers: [FrameReader, FrameReader]
   readonly #path: string
   readonly #url: string
-  readonly #deflate: boolean
+  /** permessage-deflate contexts by direction, when the server accepted the extension. */
+  readonly #inflaters: [MessageInflater, MessageInflater] | undefined
   readonly limits: SessionContext['limits']
 
   constructor(ctx: SessionContext, init: unknown) {
@@ -289,12 +290,17 @@ export class WebSocketSession implements DissectorSession {
       const t = splitTarget(init.request.target)
       this.#path = t.path
       this.#url = t.url
-      const ext = headerValue(init.response.headers, 'sec-websocket-extensions') ?? ''
-      this.#deflate = /(^|,)\s*permessage-deflate\b/i.test(ext)
+      const ext = headerValue(init.response.headers, 'sec-websocket-extensions')
+      const deflate = parseDeflateExtension(ext)
+      // Client → server messages carry the client's window; server → client the server's.
+      this.#inflaters = deflate && [
+        new MessageInflater(deflate.clientTakeover),
+        new MessageInflater(deflate.serverTakeover),
+      ]
     } else {
       this.#path = ''
       this.#url = ''
-      this.#deflate = false
+      this.#inflaters = undefined
     }
   }
 
@@ -321,18 +327,18 @@ export class WebSocketSession implements DissectorSession {
     const wire = m.body.bytes()
     let preview = wire
     let truncated = m.body.truncated
-    if (m.compressed && this.#deflate) {
-      // RFC 7692 §7.2.2: append 0x00 0x00 0xff 0xff and inflate as raw DEFLATE. With context
-      // takeover later messages need the earlier window: then decoding fails and the wire bytes stay.
-      const tail = new Uint8Array(wire.length + 4)
-      tail.set(wire)
-      tail.set([0x00, 0x00, 0xff, 0xff], wire.length)
-      const decoded = m.body.truncated
-        ? undefined
-        : decodeContentEncoding('deflate-raw', tail, this.limits.maxBodyBytes)
+    if (m.compressed && this.#inflaters) {
+      // RFC 7692 §7.2.2; messages are inflated in order, each direction with its own window.
+      const complete = error === undefined && !m.body.truncated
+      const decoded = this.#inflaters[dir].inflate(
+        wire,
+        complete,
+        m.gaps === 0,
+        this.limits.maxBodyBytes
+      )
       if (decoded !== undefined) {
-        preview = decoded
-        truncated = decoded.length >= this.limits.maxBodyBytes
+        preview = decoded.bytes
+        truncated = decoded.truncated
       }
     }
     const name = wsOpcodeName(m.opcode)

@@ -64,7 +64,7 @@ setTimeout(() => process.exit(2), 10000)
 
 // A hand-written RFC 6455 server (Node's http 'upgrade' event) talking to Node's own WebSocket
 // client and to a hand-written client; tshark's WebSocket dissector is the oracle.
-// TODO: add a peer test with the `ws` library once it is a dev dependency.
+// The `ws` library (and permessage-deflate) is exercised in ws-oracle.test.ts.
 describe('WebSocket against tshark', () => {
   const dir = tempDir()
   const file = join(dir.path, 'ws.pcap')

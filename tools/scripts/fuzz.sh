@@ -48,7 +48,8 @@ rows=()
 failed=0
 total_start=$(date +%s)
 for suite in "${suites[@]}"; do
-  props=$(grep -c 'fc\.assert' "$suite")
+  # Properties in the suite: its own fc.assert calls, and two per fuzzSession() of the harness.
+  props=$(( $(grep -c 'fc\.assert' "$suite") + 2 * $(grep -c 'fuzzSession(' "$suite") ))
   [ "$props" -gt 0 ] || props=1
   # The suite and the local modules it imports (a shared fuzz harness reads the variables).
   sources=("$suite")
@@ -90,7 +91,11 @@ for suite in "${suites[@]}"; do
     fi
     if [ $rc -ne 0 ]; then
       [ $fails -gt 0 ] || fails=1
-      cp "$work/out.txt" "$logdir/$(echo "$suite" | tr '/' '_').log"
+      log="$logdir/$(echo "$suite" | tr '/' '_').log"
+      cp "$work/out.txt" "$log"
+      # The JSON reporter keeps the failure messages (seed, path, counterexample) in the report.
+      [ -f "$report" ] && node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));for(const f of r.testResults)for(const a of f.assertionResults)if(a.status!=="passed")console.log(a.fullName+"\n"+(a.failureMessages||[]).join("\n"));if(r.numFailedTestSuites)for(const f of r.testResults)if(f.message)console.log(f.message)' "$report" >>"$log"
+      [ $rc -eq 124 ] && echo "round timed out (exit 124): a property ran past the round's budget + 300 s" >>"$log"
       break
     fi
     # Suites that spend FUZZ_SECONDS inside fast-check are done after one round.

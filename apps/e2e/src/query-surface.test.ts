@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs'
 import { createServer, request } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -131,6 +132,27 @@ describe('query surface: drill-down, dissection control, flows, spec examples', 
     expect(d.body.l4_flow.flow_id).toBe(upload.flow_id)
     expect(d.body.l4_flow.local_pkts).toBeGreaterThanOrEqual(up.pkts)
     expect(d.body.l4_flow.local_pps).toBeGreaterThan(0)
+  })
+
+  it('returns the connection PCAP from the agent ring: tshark reads the same packets as in its own recording', async () => {
+    const full = (await hub.get('/mcp/calls?format=full&limit=1000')).body.calls as any[]
+    const upload = full.find((c) => c.path === '/api/orders/upload')
+    const d = await post(`${hub.url}/mcp/tools/get_api_call_details`, { id: upload.id, node_id: 'q-node', include_payload: false, include_pcap: true })
+    expect(d.status).toBe(200)
+    expect(d.body.pcap_error).toBeUndefined()
+    expect(d.body.pcap_truncated).toBe(false)
+    const file = join(dir.path, 'conn.pcap')
+    writeFileSync(file, Buffer.from(d.body.pcap, 'base64'))
+    // The independent tcpdump recording's packets of this connection (its client port is unique).
+    const recorded = await tsharkFields(pcap, `tcp.port==${bigSrcPort}`, ['frame.len'])
+    const ours = await tsharkFields(file, 'tcp', ['tcp.srcport', 'tcp.dstport', 'frame.len'])
+    expect(ours.length).toBe(recorded.length)
+    expect(d.body.pcap_packets).toBe(recorded.length)
+    expect(d.body.l4_conn.local_pkts + d.body.l4_conn.remote_pkts).toBe(recorded.length)
+    expect(ours.every(([a, b]) => [Number(a), Number(b)].sort().join() === [bigSrcPort, port].sort().join())).toBe(true)
+    expect(ours.map((r) => r[2])).toEqual(recorded.map((r) => r[0]))
+    // tshark reassembles the 200 KB request out of it.
+    expect(await tsharkFields(file, 'http.request', ['http.request.method', 'http.request.uri'])).toEqual([['POST', '/api/orders/upload']])
   })
 
   it('answers bad drill-downs with 400/404', async () => {

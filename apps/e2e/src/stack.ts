@@ -62,7 +62,9 @@ export async function startLoAgent(opts: {
 }
 
 export function agentProcess(name: string, args: string[]): TestProcess {
-  return new TestProcess(name, process.execPath, [requireBuilt(AGENT_MAIN), ...args])
+  // The suites count L7 calls exactly; the agent's L4 entries (on by default) would add to them.
+  // A suite that wants L4 entries passes --l4-entries, which overrides this.
+  return new TestProcess(name, process.execPath, [requireBuilt(AGENT_MAIN), '--l4-entries=false', ...args])
 }
 
 export { startNatsServer }

@@ -25,12 +25,16 @@ import { LiveCapture } from './capture/live-capture.js'
 import type { AgentConfig } from './config.js'
 import { startHealthServer } from './http/health-server.js'
 import { EntryPublisher } from './publish/entry-publisher.js'
+import { DetailsPcap } from './raw/details-pcap.js'
 import { RawRing } from './raw/raw-ring.js'
 import { SliceServer } from './raw/slice-server.js'
 import { WorkerClient } from './worker/worker-client.js'
+import type { WorkerDetails } from './worker/protocol.js'
 
 export const AGENT_VERSION = '0.1.0'
 const HEARTBEAT_MS = 2000
+/** Room kept in a details answer for NATS/protobuf framing and the pcap fields' own bytes. */
+const ANSWER_MARGIN_BYTES = 8 << 10
 
 export type Log = (msg: string) => void
 
@@ -56,6 +60,7 @@ export class Agent {
   /** Raw capture (PCAP ring); always on for live capture, opt-in for --read. */
   #raw: RawRing | undefined
   #slices: SliceServer | undefined
+  readonly #detailsPcap = new DetailsPcap(() => this.#raw)
 
   constructor(config: AgentConfig, log: Log) {
     this.config = config
@@ -94,6 +99,8 @@ export class Agent {
         detailCacheBytes: cfg.detailCacheBytes,
         redaction: cfg.redaction,
         bootId: this.#startedAt.toString(36),
+        l4Entries: cfg.l4Entries,
+        l4IntervalMs: cfg.l4IntervalMs,
       },
       heapMb: cfg.workerHeapMb || undefined,
       onEntries: (msg) => publisher.enqueue(msg),
@@ -194,19 +201,33 @@ export class Agent {
           let answer: DetailsResponse
           try {
             const req = decodeDetailsRequest(msg.data)
-            answer = await this.#worker!.ask<DetailsResponse>({
+            const { conn, ...rest } = await this.#worker!.ask<WorkerDetails>({
               type: 'details',
               query: {
                 id: req.id ?? '',
                 maxPayloadSize: req.maxPayloadSize ?? 65536,
                 includePayload: req.includePayload ?? true,
                 includeL4: req.includeL4 ?? true,
+                includeConn: req.includePcap ?? false,
+                connId: Number(req.connId ?? 0),
+                flowId: Number(req.flowId ?? 0),
               },
             })
+            answer = rest
+            if (req.includePcap) {
+              // One NATS message carries the whole answer: the pcap gets what the rest leaves.
+              const room = (nc.info?.max_payload ?? 1 << 20) - encodeDetailsResponse(answer).length - ANSWER_MARGIN_BYTES
+              Object.assign(answer, await this.#detailsPcap.answer(conn, Math.min(this.config.detailsPcapMax, room)))
+            }
           } catch (e) {
             answer = { found: false, error: (e as Error).message }
           }
-          msg.respond(encodeDetailsResponse(answer))
+          try {
+            msg.respond(encodeDetailsResponse(answer))
+          } catch (e) {
+            // E.g. bodies larger than NATS max_payload: say so rather than let the hub time out.
+            msg.respond(encodeDetailsResponse({ found: false, error: `the answer cannot be sent: ${(e as Error).message}` }))
+          }
         })()
       },
     })

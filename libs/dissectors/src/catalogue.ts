@@ -361,28 +361,30 @@ const POSTGRESQL: Row[] = [
   ['postgresql_error_message', 'string', 'Error message'],
 ]
 
+// L4 entries (libs/dissectors/src/l4/): local is the client side (src), remote the server (dst);
+// counters are cumulative, in frames and wire bytes as tshark's conversation statistics count.
 const CONN: Row[] = [
-  ['conn_state', 'string', 'open, in_progress, closed'],
-  ['conn_local_pkts', 'int', 'Packets sent by the local peer'],
-  ['conn_local_bytes', 'int', 'Bytes sent by the local peer'],
-  ['conn_remote_pkts', 'int', 'Packets sent by the remote peer'],
-  ['conn_remote_bytes', 'int', 'Bytes sent by the remote peer'],
-  ['conn_l7_detected', 'list<string>', 'L7 protocols detected on the connection'],
-  ['conn_group_id', 'int', 'Connection group id'],
+  ['conn_state', 'string', 'open, in_progress (TCP handshake not done), closed'],
+  ['conn_local_pkts', 'int', 'Packets sent by the local peer (the client)'],
+  ['conn_local_bytes', 'int', 'Bytes sent by the local peer (the client)'],
+  ['conn_remote_pkts', 'int', 'Packets sent by the remote peer (the server)'],
+  ['conn_remote_bytes', 'int', 'Bytes sent by the remote peer (the server)'],
+  ['conn_l7_detected', 'list<string>', 'L7 protocols detected on the connection ("HTTP", "GRPC")'],
+  ['conn_group_id', 'int', 'Connection group id: the peer flow it belongs to (its flow_id)'],
 ]
 
 const FLOW: Row[] = [
-  ['flow_state', 'string', 'open, in_progress, closed'],
-  ['flow_local_pkts', 'int', 'Packets sent by the local peer'],
-  ['flow_local_bytes', 'int', 'Bytes sent by the local peer'],
-  ['flow_remote_pkts', 'int', 'Packets sent by the remote peer'],
-  ['flow_remote_bytes', 'int', 'Bytes sent by the remote peer'],
-  ['flow_local_pps', 'double', 'Local packets per second'],
-  ['flow_local_bps', 'double', 'Local bits per second'],
-  ['flow_remote_pps', 'double', 'Remote packets per second'],
-  ['flow_remote_bps', 'double', 'Remote bits per second'],
-  ['flow_l7_detected', 'list<string>', 'L7 protocols detected on the flow'],
-  ['flow_group_id', 'int', 'Flow group id'],
+  ['flow_state', 'string', 'open (a connection is live), closed'],
+  ['flow_local_pkts', 'int', 'Packets sent by the local peer (the client), all connections'],
+  ['flow_local_bytes', 'int', 'Bytes sent by the local peer (the client), all connections'],
+  ['flow_remote_pkts', 'int', 'Packets sent by the remote peer (the server), all connections'],
+  ['flow_remote_bytes', 'int', 'Bytes sent by the remote peer (the server), all connections'],
+  ['flow_local_pps', 'double', 'Local packets per second over the report window'],
+  ['flow_local_bps', 'double', 'Local bits per second over the report window'],
+  ['flow_remote_pps', 'double', 'Remote packets per second over the report window'],
+  ['flow_remote_bps', 'double', 'Remote bits per second over the report window'],
+  ['flow_l7_detected', 'list<string>', "L7 protocols detected on the flow's connections"],
+  ['flow_group_id', 'int', 'Flow group id (its flow_id)'],
 ]
 
 export const FIELD_CATALOGUE: readonly CatalogueField[] = Object.freeze([

@@ -4,7 +4,7 @@
  */
 export { Analyzer } from './analyzer.js'
 export type { AnalyzerOptions, AnalyzerStats } from './analyzer.js'
-export type { PeerFlow } from './peer-flows.js'
+export type { ConnWindow, PeerFlow } from './peer-flows.js'
 export { DissectorEngine } from './engine/engine.js'
 export type { EngineOptions, EngineStats } from './engine/engine.js'
 export { DEFAULT_DISSECTOR_LIMITS } from './engine/types.js'

@@ -28,11 +28,29 @@ export interface PeerFlow {
 
 const MAX_HANDSHAKES = 64
 
+/** Where and when a connection's packets are: what the agent needs to cut its PCAP from the ring. */
+export interface ConnWindow {
+  transport: 'tcp' | 'udp'
+  client: { ip: string; port: number }
+  server: { ip: string; port: number }
+  /** Unix ms of its first and last packet (so far, while it is open). */
+  firstTs: number
+  lastTs: number
+}
+
+const connWindow = (c: Connection): ConnWindow => ({
+  transport: c.transport,
+  client: c.client,
+  server: c.server,
+  firstTs: c.firstTs,
+  lastTs: c.lastTs,
+})
+
 export class PeerFlows {
   readonly #flows = new Map<string, PeerFlow>()
   readonly #byId = new Map<number, PeerFlow>()
   /** Counters of recently closed connections, for drill-down after the connection is gone. */
-  readonly #closedConns = new Map<number, L4Stats>()
+  readonly #closedConns = new Map<number, { stats: L4Stats; window: ConnWindow }>()
   readonly #maxFlows: number
   readonly #maxClosedConns: number
   readonly #nextId: () => number
@@ -114,7 +132,7 @@ export class PeerFlows {
       const oldest = this.#closedConns.keys().next().value
       if (oldest !== undefined) this.#closedConns.delete(oldest)
     }
-    this.#closedConns.set(conn.id, connStats(conn))
+    this.#closedConns.set(conn.id, { stats: connStats(conn), window: connWindow(conn) })
   }
 
   byId(id: number): PeerFlow | undefined {
@@ -125,7 +143,14 @@ export class PeerFlows {
   connStats(connId: number, flowId: number): L4Stats | undefined {
     const flow = this.#byId.get(flowId)
     if (flow) for (const c of flow.live) if (c.id === connId) return connStats(c)
-    return this.#closedConns.get(connId)
+    return this.#closedConns.get(connId)?.stats
+  }
+
+  /** 5-tuple and packet times of a connection, open or recently closed (like `connStats`). */
+  connWindow(connId: number, flowId: number): ConnWindow | undefined {
+    const flow = this.#byId.get(flowId)
+    if (flow) for (const c of flow.live) if (c.id === connId) return connWindow(c)
+    return this.#closedConns.get(connId)?.window
   }
 
   /** `l4_flow`: the flow's counters over all its connections, with rates over its lifetime. */
@@ -140,6 +165,11 @@ export class PeerFlows {
     return { flows: all.slice(0, limit).map((f) => flowRecord(f, node)), truncated: all.length > limit }
   }
 
+  /** Every remembered flow, least recently active first (for the periodic L4 flow entries). */
+  values(): IterableIterator<PeerFlow> {
+    return this.#flows.values()
+  }
+
   #evictIfFull(): void {
     if (this.#flows.size < this.#maxFlows) return
     for (const [key, f] of this.#flows) {
@@ -151,7 +181,8 @@ export class PeerFlows {
   }
 }
 
-function totals(f: PeerFlow): { pkts: [number, number]; bytes: [number, number]; lastTs: number } {
+/** A flow's counters over its closed and live connections, by direction (0 client→server). */
+export function totals(f: PeerFlow): { pkts: [number, number]; bytes: [number, number]; lastTs: number } {
   const pkts: [number, number] = [f.closedPkts[0], f.closedPkts[1]]
   const bytes: [number, number] = [f.closedBytes[0], f.closedBytes[1]]
   let lastTs = f.lastTs

@@ -1210,6 +1210,12 @@ export namespace tapwire {
             /** DetailsRequest includePcap. */
             includePcap: boolean;
 
+            /** DetailsRequest connId. */
+            connId: number;
+
+            /** DetailsRequest flowId. */
+            flowId: number;
+
             /**
              * Creates a new DetailsRequest instance using the specified properties.
              * @param [properties] Properties to set
@@ -1277,6 +1283,12 @@ export namespace tapwire {
 
                 /** DetailsRequest includePcap */
                 includePcap?: (boolean|null);
+
+                /** DetailsRequest connId */
+                connId?: (number|null);
+
+                /** DetailsRequest flowId */
+                flowId?: (number|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
@@ -1469,6 +1481,15 @@ export namespace tapwire {
             /** DetailsResponse error. */
             error: string;
 
+            /** DetailsResponse pcapPackets. */
+            pcapPackets: number;
+
+            /** DetailsResponse pcapTruncated. */
+            pcapTruncated: boolean;
+
+            /** DetailsResponse pcapError. */
+            pcapError: string;
+
             /**
              * Creates a new DetailsResponse instance using the specified properties.
              * @param [properties] Properties to set
@@ -1545,6 +1566,15 @@ export namespace tapwire {
 
                 /** DetailsResponse error */
                 error?: (string|null);
+
+                /** DetailsResponse pcapPackets */
+                pcapPackets?: (number|null);
+
+                /** DetailsResponse pcapTruncated */
+                pcapTruncated?: (boolean|null);
+
+                /** DetailsResponse pcapError */
+                pcapError?: (string|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];

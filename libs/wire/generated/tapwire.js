@@ -4055,6 +4055,8 @@ export const tapwire = $root.tapwire = (() => {
              * @property {boolean|null} [includePayload] DetailsRequest includePayload
              * @property {boolean|null} [includeL4] DetailsRequest includeL4
              * @property {boolean|null} [includePcap] DetailsRequest includePcap
+             * @property {number|null} [connId] DetailsRequest connId
+             * @property {number|null} [flowId] DetailsRequest flowId
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -4127,6 +4129,22 @@ export const tapwire = $root.tapwire = (() => {
             DetailsRequest.prototype.includePcap = false;
 
             /**
+             * DetailsRequest connId.
+             * @member {number} connId
+             * @memberof tapwire.v1.DetailsRequest
+             * @instance
+             */
+            DetailsRequest.prototype.connId = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * DetailsRequest flowId.
+             * @member {number} flowId
+             * @memberof tapwire.v1.DetailsRequest
+             * @instance
+             */
+            DetailsRequest.prototype.flowId = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
              * Creates a new DetailsRequest instance using the specified properties.
              * @function create
              * @memberof tapwire.v1.DetailsRequest
@@ -4168,6 +4186,10 @@ export const tapwire = $root.tapwire = (() => {
                     writer.uint32(/* id 4, wireType 0 =*/32).bool(message.includeL4);
                 if (message.includePcap != null && $Object.hasOwnProperty.call(message, "includePcap") && message.includePcap !== false)
                     writer.uint32(/* id 5, wireType 0 =*/40).bool(message.includePcap);
+                if (message.connId != null && $Object.hasOwnProperty.call(message, "connId") && (typeof message.connId === "object" ? message.connId.low || message.connId.high : message.connId !== 0))
+                    writer.uint32(/* id 6, wireType 0 =*/48).uint64(message.connId);
+                if (message.flowId != null && $Object.hasOwnProperty.call(message, "flowId") && (typeof message.flowId === "object" ? message.flowId.low || message.flowId.high : message.flowId !== 0))
+                    writer.uint32(/* id 7, wireType 0 =*/56).uint64(message.flowId);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -4257,6 +4279,24 @@ export const tapwire = $root.tapwire = (() => {
                                 delete message.includePcap;
                             continue;
                         }
+                    case 6: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.connId = value;
+                            else
+                                delete message.connId;
+                            continue;
+                        }
+                    case 7: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.flowId = value;
+                            else
+                                delete message.flowId;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -4307,6 +4347,26 @@ export const tapwire = $root.tapwire = (() => {
                 if (object.includePcap != null)
                     if (object.includePcap)
                         message.includePcap = $Boolean(object.includePcap);
+                if (object.connId != null)
+                    if (typeof object.connId === "object" ? object.connId.low || object.connId.high : $Number(object.connId) !== 0)
+                        if ($util.Long)
+                            message.connId = $util.Long.fromValue(object.connId, true);
+                        else if (typeof object.connId === "string")
+                            message.connId = $parseInt(object.connId, 10);
+                        else if (typeof object.connId === "number")
+                            message.connId = object.connId;
+                        else if (typeof object.connId === "object")
+                            message.connId = new $util.LongBits(object.connId.low >>> 0, object.connId.high >>> 0).toNumber(true);
+                if (object.flowId != null)
+                    if (typeof object.flowId === "object" ? object.flowId.low || object.flowId.high : $Number(object.flowId) !== 0)
+                        if ($util.Long)
+                            message.flowId = $util.Long.fromValue(object.flowId, true);
+                        else if (typeof object.flowId === "string")
+                            message.flowId = $parseInt(object.flowId, 10);
+                        else if (typeof object.flowId === "number")
+                            message.flowId = object.flowId;
+                        else if (typeof object.flowId === "object")
+                            message.flowId = new $util.LongBits(object.flowId.low >>> 0, object.flowId.high >>> 0).toNumber(true);
                 return message;
             };
 
@@ -4333,6 +4393,16 @@ export const tapwire = $root.tapwire = (() => {
                     object.includePayload = false;
                     object.includeL4 = false;
                     object.includePcap = false;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.connId = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.connId = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.flowId = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.flowId = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
                 }
                 if (message.id != null && $Object.hasOwnProperty.call(message, "id"))
                     object.id = message.id;
@@ -4344,6 +4414,20 @@ export const tapwire = $root.tapwire = (() => {
                     object.includeL4 = message.includeL4;
                 if (message.includePcap != null && $Object.hasOwnProperty.call(message, "includePcap"))
                     object.includePcap = message.includePcap;
+                if (message.connId != null && $Object.hasOwnProperty.call(message, "connId"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.connId = typeof message.connId === "number" ? $BigInt(message.connId) : $util.Long.fromBits(message.connId.low >>> 0, message.connId.high >>> 0, true).toBigInt();
+                    else if (typeof message.connId === "number")
+                        object.connId = options.longs === $String ? $String(message.connId) : message.connId;
+                    else
+                        object.connId = options.longs === $String ? $util.Long.prototype.toString.call(message.connId) : options.longs === $Number ? new $util.LongBits(message.connId.low >>> 0, message.connId.high >>> 0).toNumber(true) : message.connId;
+                if (message.flowId != null && $Object.hasOwnProperty.call(message, "flowId"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.flowId = typeof message.flowId === "number" ? $BigInt(message.flowId) : $util.Long.fromBits(message.flowId.low >>> 0, message.flowId.high >>> 0, true).toBigInt();
+                    else if (typeof message.flowId === "number")
+                        object.flowId = options.longs === $String ? $String(message.flowId) : message.flowId;
+                    else
+                        object.flowId = options.longs === $String ? $util.Long.prototype.toString.call(message.flowId) : options.longs === $Number ? new $util.LongBits(message.flowId.low >>> 0, message.flowId.high >>> 0).toNumber(true) : message.flowId;
                 return object;
             };
 
@@ -4900,6 +4984,9 @@ export const tapwire = $root.tapwire = (() => {
              * @property {tapwire.v1.L4Stats.$Properties|null} [l4Conn] DetailsResponse l4Conn
              * @property {Uint8Array|null} [pcap] DetailsResponse pcap
              * @property {string|null} [error] DetailsResponse error
+             * @property {number|null} [pcapPackets] DetailsResponse pcapPackets
+             * @property {boolean|null} [pcapTruncated] DetailsResponse pcapTruncated
+             * @property {string|null} [pcapError] DetailsResponse pcapError
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -4996,6 +5083,30 @@ export const tapwire = $root.tapwire = (() => {
             DetailsResponse.prototype.error = "";
 
             /**
+             * DetailsResponse pcapPackets.
+             * @member {number} pcapPackets
+             * @memberof tapwire.v1.DetailsResponse
+             * @instance
+             */
+            DetailsResponse.prototype.pcapPackets = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * DetailsResponse pcapTruncated.
+             * @member {boolean} pcapTruncated
+             * @memberof tapwire.v1.DetailsResponse
+             * @instance
+             */
+            DetailsResponse.prototype.pcapTruncated = false;
+
+            /**
+             * DetailsResponse pcapError.
+             * @member {string} pcapError
+             * @memberof tapwire.v1.DetailsResponse
+             * @instance
+             */
+            DetailsResponse.prototype.pcapError = "";
+
+            /**
              * Creates a new DetailsResponse instance using the specified properties.
              * @function create
              * @memberof tapwire.v1.DetailsResponse
@@ -5043,6 +5154,12 @@ export const tapwire = $root.tapwire = (() => {
                     writer.uint32(/* id 7, wireType 2 =*/58).bytes(message.pcap);
                 if (message.error != null && $Object.hasOwnProperty.call(message, "error") && message.error !== "")
                     writer.uint32(/* id 8, wireType 2 =*/66).string(message.error);
+                if (message.pcapPackets != null && $Object.hasOwnProperty.call(message, "pcapPackets") && (typeof message.pcapPackets === "object" ? message.pcapPackets.low || message.pcapPackets.high : message.pcapPackets !== 0))
+                    writer.uint32(/* id 9, wireType 0 =*/72).uint64(message.pcapPackets);
+                if (message.pcapTruncated != null && $Object.hasOwnProperty.call(message, "pcapTruncated") && message.pcapTruncated !== false)
+                    writer.uint32(/* id 10, wireType 0 =*/80).bool(message.pcapTruncated);
+                if (message.pcapError != null && $Object.hasOwnProperty.call(message, "pcapError") && message.pcapError !== "")
+                    writer.uint32(/* id 11, wireType 2 =*/90).string(message.pcapError);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -5153,6 +5270,33 @@ export const tapwire = $root.tapwire = (() => {
                                 delete message.error;
                             continue;
                         }
+                    case 9: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.pcapPackets = value;
+                            else
+                                delete message.pcapPackets;
+                            continue;
+                        }
+                    case 10: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.pcapTruncated = value;
+                            else
+                                delete message.pcapTruncated;
+                            continue;
+                        }
+                    case 11: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.pcapError = value;
+                            else
+                                delete message.pcapError;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -5225,6 +5369,22 @@ export const tapwire = $root.tapwire = (() => {
                 if (object.error != null)
                     if (typeof object.error !== "string" || object.error.length)
                         message.error = $String(object.error);
+                if (object.pcapPackets != null)
+                    if (typeof object.pcapPackets === "object" ? object.pcapPackets.low || object.pcapPackets.high : $Number(object.pcapPackets) !== 0)
+                        if ($util.Long)
+                            message.pcapPackets = $util.Long.fromValue(object.pcapPackets, true);
+                        else if (typeof object.pcapPackets === "string")
+                            message.pcapPackets = $parseInt(object.pcapPackets, 10);
+                        else if (typeof object.pcapPackets === "number")
+                            message.pcapPackets = object.pcapPackets;
+                        else if (typeof object.pcapPackets === "object")
+                            message.pcapPackets = new $util.LongBits(object.pcapPackets.low >>> 0, object.pcapPackets.high >>> 0).toNumber(true);
+                if (object.pcapTruncated != null)
+                    if (object.pcapTruncated)
+                        message.pcapTruncated = $Boolean(object.pcapTruncated);
+                if (object.pcapError != null)
+                    if (typeof object.pcapError !== "string" || object.pcapError.length)
+                        message.pcapError = $String(object.pcapError);
                 return message;
             };
 
@@ -5272,6 +5432,13 @@ export const tapwire = $root.tapwire = (() => {
                             object.pcap = $util.newBuffer(object.pcap);
                     }
                     object.error = "";
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.pcapPackets = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.pcapPackets = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.pcapTruncated = false;
+                    object.pcapError = "";
                 }
                 if (message.found != null && $Object.hasOwnProperty.call(message, "found"))
                     object.found = message.found;
@@ -5289,6 +5456,17 @@ export const tapwire = $root.tapwire = (() => {
                     object.pcap = options.bytes === $String ? $util.base64.encode(message.pcap, 0, message.pcap.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.pcap) : message.pcap;
                 if (message.error != null && $Object.hasOwnProperty.call(message, "error"))
                     object.error = message.error;
+                if (message.pcapPackets != null && $Object.hasOwnProperty.call(message, "pcapPackets"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.pcapPackets = typeof message.pcapPackets === "number" ? $BigInt(message.pcapPackets) : $util.Long.fromBits(message.pcapPackets.low >>> 0, message.pcapPackets.high >>> 0, true).toBigInt();
+                    else if (typeof message.pcapPackets === "number")
+                        object.pcapPackets = options.longs === $String ? $String(message.pcapPackets) : message.pcapPackets;
+                    else
+                        object.pcapPackets = options.longs === $String ? $util.Long.prototype.toString.call(message.pcapPackets) : options.longs === $Number ? new $util.LongBits(message.pcapPackets.low >>> 0, message.pcapPackets.high >>> 0).toNumber(true) : message.pcapPackets;
+                if (message.pcapTruncated != null && $Object.hasOwnProperty.call(message, "pcapTruncated"))
+                    object.pcapTruncated = message.pcapTruncated;
+                if (message.pcapError != null && $Object.hasOwnProperty.call(message, "pcapError"))
+                    object.pcapError = message.pcapError;
                 return object;
             };
 

@@ -4,6 +4,9 @@ import type { AgentVerb, DetailsRequest, DetailsResponse, FlowsResponse } from '
 import { decodeDetailsResponse, decodeFlowsResponse, encodeDetailsRequest, encodeFlowsRequest, subjects } from '@tapwire/wire'
 import { ApiError, ErrorCode } from '../errors.js'
 
+/** The agent may take up to ~13 s to answer with a connection PCAP (include_pcap). */
+const PCAP_TIMEOUT_MS = 15_000
+
 /** Hub → agent requests over NATS request/reply (`tapwire.agent.<node>.<verb>`). */
 export interface AgentGateway {
   details(node: string, req: DetailsRequest): Promise<DetailsResponse>
@@ -20,16 +23,18 @@ export class NatsAgentGateway implements AgentGateway {
   }
 
   async details(node: string, req: DetailsRequest): Promise<DetailsResponse> {
-    return decodeDetailsResponse(await this.#ask(node, 'details', encodeDetailsRequest(req)))
+    // include_pcap reads the agent's ring: up to 5 s for the worker, 2 s of flush, 6 s of reading.
+    const timeout = req.includePcap ? Math.max(this.#timeoutMs, PCAP_TIMEOUT_MS) : this.#timeoutMs
+    return decodeDetailsResponse(await this.#ask(node, 'details', encodeDetailsRequest(req), timeout))
   }
 
   async flows(node: string, limit: number): Promise<FlowsResponse> {
     return decodeFlowsResponse(await this.#ask(node, 'flows', encodeFlowsRequest({ limit })))
   }
 
-  async #ask(node: string, verb: AgentVerb, data: Uint8Array): Promise<Uint8Array> {
+  async #ask(node: string, verb: AgentVerb, data: Uint8Array, timeoutMs = this.#timeoutMs): Promise<Uint8Array> {
     try {
-      const m = await this.#nc.request(subjects.agentVerb(node, verb), data, { timeout: this.#timeoutMs })
+      const m = await this.#nc.request(subjects.agentVerb(node, verb), data, { timeout: timeoutMs })
       return m.data
     } catch (e) {
       const code = (e as { code?: string }).code
@@ -38,7 +43,7 @@ export class NatsAgentGateway implements AgentGateway {
         throw new ApiError(503, ErrorCode.NODE_UNAVAILABLE, `node '${node}' is offline (no agent answers)`, { node })
       }
       if (code === NatsErrorCode.Timeout) {
-        throw new ApiError(503, ErrorCode.NODE_UNAVAILABLE, `node '${node}' did not answer within ${this.#timeoutMs} ms`, { node })
+        throw new ApiError(503, ErrorCode.NODE_UNAVAILABLE, `node '${node}' did not answer within ${timeoutMs} ms`, { node })
       }
       throw e
     }

@@ -95,7 +95,7 @@ ${KFL_PRIMER}`,
   get_api_call_details: {
     title: 'Get one API call in full',
     description:
-      'Full details of one call found with list_api_calls: complete request/response bodies (up to max_payload_size), L4 flow and connection statistics, optionally the connection PCAP (base64, include_pcap=true; prefer a snapshot export for large captures). Pass the call id and node_id (from format=full results; the node is also the first part of the id, "<node>/<flow>/<index>").',
+      'Full details of one call found with list_api_calls: complete request/response bodies (up to max_payload_size), L4 flow and connection statistics, optionally the connection PCAP (include_pcap=true: pcap is a base64 classic pcap of the TCP/UDP connection that carried the call, both directions, from the node raw-capture ring, with pcap_packets; pcap_truncated=true and pcap_note when packets are missing (size bound, aged out of the ring); pcap_error instead of pcap when none are left. Prefer a snapshot export for large captures). Pass the call id and node_id (from format=full results; the node is also the first part of the id, "<node>/<flow>/<index>").',
     // A POST only because the spec says so: it reads, it changes nothing.
     annotations: { readOnlyHint: true, idempotentHint: true, destructiveHint: false },
   },

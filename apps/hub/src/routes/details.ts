@@ -75,6 +75,9 @@ export function mountDetails(app: Hono, deps: DetailsDeps): void {
       includePayload: a.include_payload ?? true,
       includeL4: a.include_l4 ?? true,
       includePcap: a.include_pcap ?? false,
+      // The agent finds the connection's packets by it even once the bodies left its cache.
+      connId: entry.connId ?? 0,
+      flowId: entry.flowId ?? 0,
     })
     const out: Record<string, unknown> = { entry: fullCall(entry) }
     if (a.include_payload ?? true) {
@@ -100,8 +103,16 @@ export function mountDetails(app: Hono, deps: DetailsDeps): void {
       if (d.l4Conn) out.l4_conn = l4Conn(d.l4Conn)
     }
     if (a.include_pcap) {
-      if (d.pcap && d.pcap.length > 0) out.pcap = Buffer.from(d.pcap).toString('base64')
-      else out.pcap_error = d.error || 'no packets of this connection are in the node\'s raw-capture ring'
+      // A classic pcap of the connection's packets, both directions, from the node's raw-capture
+      // ring; pcap_truncated when some are missing (size bound, aged out), pcap_note says why.
+      if (d.pcap && d.pcap.length > 0) {
+        out.pcap = Buffer.from(d.pcap).toString('base64')
+        out.pcap_packets = Number(d.pcapPackets ?? 0)
+        out.pcap_truncated = d.pcapTruncated ?? false
+        if (d.pcapError) out.pcap_note = d.pcapError
+      } else {
+        out.pcap_error = d.pcapError || d.error || "no packets of this connection are in the node's raw-capture ring"
+      }
     }
     return c.json(out)
   })

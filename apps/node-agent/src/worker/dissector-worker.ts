@@ -4,10 +4,9 @@ import { parentPort, workerData } from 'node:worker_threads'
 import * as zlib from 'node:zlib'
 import { Analyzer, DEFAULT_REDACTION, Redactor, setBodyDecoder, zlibBodyDecoder } from '@tapwire/dissectors'
 import { IdAllocator } from '../ids/id-allocator.js'
-import type { DetailsResponse } from '@tapwire/wire'
 import { DetailCache } from './detail-cache.js'
 import { EntryBatcher } from './entry-batcher.js'
-import type { DetailsQuery, FromWorker, ToWorker, WorkerInit } from './protocol.js'
+import type { DetailsQuery, FromWorker, ToWorker, WorkerDetails, WorkerInit } from './protocol.js'
 
 const port = parentPort
 if (!port) throw new Error('dissector-worker must run in a worker thread')
@@ -37,6 +36,8 @@ const analyzer = new Analyzer({
   dissectionEnabled: init.dissectionEnabled,
   dissectorLimits: { maxBodyBytes: init.maxBodyBytes },
   redactor,
+  l4Entries: init.l4Entries,
+  l4IntervalMs: init.l4IntervalMs,
   onEntry: (entry, call) => {
     batcher.add(entry)
     details.put(entry.id!, {
@@ -50,12 +51,20 @@ const analyzer = new Analyzer({
   },
 })
 
-/** Drill-down: full bodies cut at the caller's limit, and the L4 counters of the call's flow. */
-function answerDetails(q: DetailsQuery): DetailsResponse {
+/**
+ * Drill-down: full bodies cut at the caller's limit, the L4 counters of the call's flow and, for
+ * include_pcap, where and when the connection's packets are (the main thread owns the ring).
+ */
+function answerDetails(q: DetailsQuery): WorkerDetails {
   const d = details.get(q.id)
-  if (d === undefined) return { found: false, error: 'no longer in the agent detail cache' }
+  if (d === undefined) {
+    const out: WorkerDetails = { found: false, error: 'no longer in the agent detail cache' }
+    // The hub's entry names the connection: its packets may still be in the ring.
+    if (q.includeConn && q.connId > 0) out.conn = analyzer.connWindow(q.connId, q.flowId)
+    return out
+  }
   const cut = (b: Uint8Array): Uint8Array => (b.length > q.maxPayloadSize ? b.subarray(0, q.maxPayloadSize) : b)
-  const out: DetailsResponse = { found: true }
+  const out: WorkerDetails = { found: true }
   if (q.includePayload) {
     out.reqBody = cut(d.reqBody)
     out.respBody = cut(d.respBody)
@@ -66,6 +75,7 @@ function answerDetails(q: DetailsQuery): DetailsResponse {
     if (l4.conn) out.l4Conn = l4.conn
     if (l4.flow) out.l4Flow = l4.flow
   }
+  if (q.includeConn) out.conn = analyzer.connWindow(d.connId, d.flowId)
   return out
 }
 

@@ -1,5 +1,6 @@
 /** Messages between the agent's main thread and its dissector worker. */
-import type { AnalyzerStats } from '@tapwire/dissectors'
+import type { AnalyzerStats, ConnWindow } from '@tapwire/dissectors'
+import type { DetailsResponse } from '@tapwire/wire'
 
 export interface WorkerInit {
   node: string
@@ -15,6 +16,9 @@ export interface WorkerInit {
   redaction: { headers: string[]; keys: string[]; patterns: string[] } | undefined
   /** Distinguishes this process's message ids from earlier runs' (JetStream de-duplication). */
   bootId: string
+  /** L4 connection/flow entries (`--l4-entries`) and their report window (`--l4-interval`). */
+  l4Entries: boolean
+  l4IntervalMs: number
 }
 
 export interface DetailsQuery {
@@ -22,7 +26,15 @@ export interface DetailsQuery {
   maxPayloadSize: number
   includePayload: boolean
   includeL4: boolean
+  /** include_pcap: answer with the connection's window too, for the main thread to cut the ring. */
+  includeConn: boolean
+  /** From the hub's stored entry: finds the connection when the detail cache forgot the call. */
+  connId: number
+  flowId: number
 }
+
+/** The worker's answer to `details`: the wire answer plus, when asked, the connection's window. */
+export type WorkerDetails = DetailsResponse & { conn?: ConnWindow | undefined }
 
 export type ToWorker =
   | { type: 'batch'; batch: ArrayBuffer }

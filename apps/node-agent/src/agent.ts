@@ -337,6 +337,7 @@ export class Agent {
   #metrics(): string {
     const s = this.status().stats!
     const r = this.#raw?.stats()
+    const f = this.#worker?.stats?.reassembly
     return renderMetrics('tapwire_agent', {
       packets_seen_total: ['Packets delivered by the capture source', s.packetsSeen ?? 0],
       bytes_seen_total: ['Bytes delivered by the capture source', s.bytesSeen ?? 0],
@@ -350,6 +351,13 @@ export class Agent {
       tcp_gaps_total: ['TCP sequence gaps (segments not captured)', s.tcpGaps ?? 0],
       decode_errors_total: ['Malformed or truncated packets', s.decodeErrors ?? 0],
       flows_active: ['Connections tracked now', s.flowsActive ?? 0],
+      ip_fragments_total: ['IPv4/IPv6 fragments seen', f?.fragments ?? 0],
+      ip_datagrams_reassembled_total: ['IP datagrams reassembled from fragments', f?.reassembled ?? 0],
+      ip_datagrams_dropped_total: [
+        'Fragmented IP datagrams given up: timed out, evicted by the bounds, or too large',
+        (f?.timedOut ?? 0) + (f?.evicted ?? 0) + (f?.tooLarge ?? 0),
+      ],
+      ip_fragments_dropped_total: ['Fragments dropped as malformed, or for a datagram already given up', (f?.invalid ?? 0) + (f?.discarded ?? 0)],
       worker_restarts_total: ['Times the dissector worker died and was restarted', this.#worker?.restarts ?? 0],
       ring_bytes: ['Bytes held by the PCAP ring (segments and indexes)', r?.bytes ?? 0],
       ring_max_bytes: ['Bound of the PCAP ring (--ring-size)', r?.maxBytes ?? 0],

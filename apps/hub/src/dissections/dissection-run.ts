@@ -84,6 +84,8 @@ export async function runDissection(
         nextId: () => ++id,
         previewBytes: PREVIEW_BYTES,
         dissectorLimits: { maxBodyBytes: MAX_BODY_BYTES },
+        // As live: the agent emits L4 entries by default, so KFL's conn/flow filters find them here too.
+        l4Entries: true,
         onEntry: (entry) => {
           pending.push(entry)
           stats.entries_created++

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { benchHttp1Replay } from './http1-replay.js'
 import { benchHubQuery } from './hub-query.js'
+import { benchLoad } from './load-http.js'
 import { benchMixedReplay } from './mixed-replay.js'
 import { benchProtocolReplay } from './protocol-replay.js'
 import { measureKflEval } from './kfl-eval.js'
@@ -58,6 +59,11 @@ try {
   if (want('hub-query')) {
     console.log('bench: hub ingest and /mcp/calls latency')
     replaceSection(md, 'hub-query', await benchHubQuery(Number(process.env.BENCH_ENTRIES ?? 1_000_000)))
+  }
+  if (want('load')) {
+    // The longest (about 8 minutes): sustained live capture vs tcpdump (also `npm run test:load`).
+    console.log('bench: live capture under load vs tcpdump')
+    replaceSection(md, 'load', await benchLoad())
   }
   console.log(`bench: wrote ${md}`)
 } finally {

@@ -2,8 +2,10 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { freePort, startNatsServer, TestProcess, until } from '@tapwire/testing'
+import { freePort, startEchoServer, startNatsServer, TestProcess, until } from '@tapwire/testing'
 import type { NatsServerHandle } from '@tapwire/testing'
+
+type EchoServer = Awaited<ReturnType<typeof startEchoServer>>
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 export const HUB_MAIN = join(ROOT, 'apps/hub/dist/main.js')
@@ -68,3 +70,49 @@ export function agentProcess(name: string, args: string[]): TestProcess {
 }
 
 export { startNatsServer }
+
+/**
+ * The stack most fault and load suites run: NATS, a hub, an echo HTTP server answering `body`, and
+ * an agent capturing that server's port on `lo` (data dir `<dir>/agent`). `stop()` ends them all,
+ * agent first, and removes the temp dir.
+ */
+export interface EchoStack {
+  dir: string
+  nats: NatsServerHandle
+  hub: HubHandle
+  server: EchoServer
+  agent: TestProcess
+  metricsUrl: string
+  stop(): Promise<void>
+}
+
+export async function startEchoStack(o: {
+  /** Agent node name and temp dir prefix. */
+  name: string
+  body: string
+  agentArgs?: string[]
+  /** Adjusts the echo server before the agent starts (timeouts...). */
+  configure?: (server: EchoServer) => void
+}): Promise<EchoStack> {
+  const dir = mkdtempSync(join(tmpdir(), `tapwire-e2e-${o.name}-`))
+  const started: { nats?: NatsServerHandle; hub?: HubHandle; server?: EchoServer; agent?: TestProcess } = {}
+  const stop = async (): Promise<void> => {
+    await started.agent?.stop()
+    await started.hub?.process.stop()
+    await started.nats?.dispose()
+    await started.server?.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+  try {
+    const nats = (started.nats = await startNatsServer())
+    const hub = (started.hub = await startHub(nats))
+    const server = (started.server = await startEchoServer(o.body))
+    o.configure?.(server)
+    const a = await startLoAgent({ nats, bpf: `tcp port ${server.port}`, node: `${o.name}-node`, dataDir: join(dir, 'agent'), ...(o.agentArgs ? { extraArgs: o.agentArgs } : {}) })
+    started.agent = a.process
+    return { dir, nats, hub, server, agent: a.process, metricsUrl: a.metricsUrl, stop }
+  } catch (e) {
+    await stop()
+    throw e
+  }
+}

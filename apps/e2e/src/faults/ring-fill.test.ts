@@ -1,11 +1,10 @@
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { tempDir, until } from '@tapwire/testing'
-import type { NatsServerHandle, TestProcess } from '@tapwire/testing'
-import { startHub, startLoAgent, startNatsServer } from '../stack.js'
-import type { HubHandle } from '../stack.js'
-import { http1Load, scrapeMetrics, startEchoServer, storedCalls } from '@tapwire/testing'
+import { until } from '@tapwire/testing'
+import { startEchoStack } from '../stack.js'
+import type { EchoStack, HubHandle } from '../stack.js'
+import { http1Load, scrapeMetrics, storedCalls } from '@tapwire/testing'
 
 const RING_BYTES = 4 << 20
 
@@ -27,27 +26,20 @@ function ringDiskBytes(dataDir: string): number {
 // The agent's PCAP ring filled several times over: the files under <data-dir>/ring never exceed
 // --ring-size, the oldest segments are evicted (and counted), and dissection is unaffected.
 describe('PCAP ring filled several times over', () => {
-  const dir = tempDir('tapwire-e2e-ring-fill-')
-  const dataDir = join(dir.path, 'agent')
-  let nats: NatsServerHandle
+  let stack: EchoStack
   let hub: HubHandle
-  let agent: TestProcess
-  let server: Awaited<ReturnType<typeof startEchoServer>>
+  let server: EchoStack['server']
   let metricsUrl = ''
+  let dataDir = ''
 
   beforeAll(async () => {
-    nats = await startNatsServer()
-    hub = await startHub(nats)
-    server = await startEchoServer('x'.repeat(4096))
-    ;({ process: agent, metricsUrl } = await startLoAgent({ nats, bpf: `tcp port ${server.port}`, node: 'ring-node', dataDir: dataDir, extraArgs: ['--ring-size', String(RING_BYTES)] }))
+    stack = await startEchoStack({ name: 'ring', body: 'x'.repeat(4096), agentArgs: ['--ring-size', String(RING_BYTES)] })
+    ;({ hub, server, metricsUrl } = stack)
+    dataDir = join(stack.dir, 'agent')
   })
 
   afterAll(async () => {
-    await agent?.stop()
-    await hub?.process.stop()
-    await nats?.dispose()
-    await server?.close()
-    dir.dispose()
+    await stack?.stop()
   })
 
   it('stays within --ring-size on disk at every sample, evicts and counts, loses no call', async () => {

@@ -1,36 +1,26 @@
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { sleep, tempDir, until } from '@tapwire/testing'
-import type { NatsServerHandle, TestProcess } from '@tapwire/testing'
-import { startHub, startLoAgent, startNatsServer } from '../stack.js'
-import type { HubHandle } from '../stack.js'
-import { http1Load, scrapeMetrics, startEchoServer, storedCalls } from '@tapwire/testing'
+import { sleep, until } from '@tapwire/testing'
+import { startEchoStack } from '../stack.js'
+import type { EchoStack, HubHandle } from '../stack.js'
+import { http1Load, scrapeMetrics, storedCalls } from '@tapwire/testing'
 
 // A hub that stops consuming (SIGSTOP) for 8 s under traffic: JetStream holds the backlog, the
 // agent keeps publishing (its acks come from JetStream, not the hub), and after SIGCONT the hub
 // catches up with nothing lost and nothing counted twice.
 describe('slow hub consumer: hub stopped with SIGSTOP under traffic', () => {
-  const dir = tempDir('tapwire-e2e-slow-hub-')
-  let nats: NatsServerHandle
+  let stack: EchoStack
   let hub: HubHandle
-  let agent: TestProcess
-  let server: Awaited<ReturnType<typeof startEchoServer>>
+  let server: EchoStack['server']
   let metricsUrl = ''
 
   beforeAll(async () => {
-    nats = await startNatsServer()
-    hub = await startHub(nats)
-    server = await startEchoServer('ok')
-    ;({ process: agent, metricsUrl } = await startLoAgent({ nats, bpf: `tcp port ${server.port}`, node: 'slow-hub-node', dataDir: join(dir.path, 'agent') }))
+    stack = await startEchoStack({ name: 'slow-hub', body: 'ok' })
+    ;({ hub, server, metricsUrl } = stack)
   })
 
   afterAll(async () => {
     hub?.process.signal('SIGCONT')
-    await agent?.stop()
-    await hub?.process.stop()
-    await nats?.dispose()
-    await server?.close()
-    dir.dispose()
+    await stack?.stop()
   })
 
   it('loses nothing while the hub is frozen; JetStream holds the backlog', async () => {

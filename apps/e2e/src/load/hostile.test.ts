@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { connect } from 'node:net'
 import type { Socket } from 'node:net'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { sleep, tempDir, until } from '@tapwire/testing'
-import type { NatsServerHandle, TestProcess } from '@tapwire/testing'
-import { startHub, startLoAgent, startNatsServer } from '../stack.js'
-import type { HubHandle } from '../stack.js'
-import { http1Load, sampleProcs, scrapeMetrics, startEchoServer, storedCalls } from '@tapwire/testing'
+import { sleep, until } from '@tapwire/testing'
+import type { TestProcess } from '@tapwire/testing'
+import { startEchoStack } from '../stack.js'
+import type { EchoStack, HubHandle } from '../stack.js'
+import { http1Load, sampleProcs, scrapeMetrics, storedCalls } from '@tapwire/testing'
 
 /** The cap the agent's RSS must stay under through all of it (the issue's goal). */
 const RSS_CAP_MIB = 256
@@ -35,31 +34,25 @@ async function writeAll(
 // header blocks, chunked bodies that never end, random bytes on the HTTP port. The agent's memory
 // stays under the cap, its counters move, and normal calls made afterwards are all captured.
 describe('hostile traffic on the HTTP port', () => {
-  const dir = tempDir('tapwire-e2e-hostile-')
-  let nats: NatsServerHandle
+  let stack: EchoStack
   let hub: HubHandle
   let agent: TestProcess
-  let server: Awaited<ReturnType<typeof startEchoServer>>
+  let server: EchoStack['server']
   let metricsUrl = ''
   const sockets: Socket[] = []
 
   beforeAll(async () => {
-    nats = await startNatsServer()
-    hub = await startHub(nats)
-    server = await startEchoServer('ok')
-    // Default Node limits stay: 16 KiB of headers (431 beyond), no request timeout during the test.
-    server.server.requestTimeout = 0
-    server.server.headersTimeout = 120_000
-    ;({ process: agent, metricsUrl } = await startLoAgent({ nats, bpf: `tcp port ${server.port}`, node: 'hostile-node', dataDir: join(dir.path, 'agent') }))
+    stack = await startEchoStack({ name: 'hostile', body: 'ok', configure: (srv: EchoStack['server']) => {
+        // Default Node limits stay: 16 KiB of headers (431 beyond), no request timeout during the test.
+        srv.server.requestTimeout = 0
+        srv.server.headersTimeout = 120_000
+      } })
+    ;({ hub, agent, server, metricsUrl } = stack)
   })
 
   afterAll(async () => {
     for (const s of sockets) s.destroy()
-    await agent?.stop()
-    await hub?.process.stop()
-    await nats?.dispose()
-    await server?.close()
-    dir.dispose()
+    await stack?.stop()
   })
 
   it(`keeps agent RSS under ${RSS_CAP_MIB} MiB and keeps capturing`, async () => {

@@ -1,17 +1,10 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { tempDir, until } from '@tapwire/testing'
-import type { NatsServerHandle, TestProcess } from '@tapwire/testing'
-import { startHub, startLoAgent, startNatsServer } from '../stack.js'
-import type { HubHandle } from '../stack.js'
-import {
-  http1Load,
-  sampleProcs,
-  scrapeMetrics,
-  startEchoServer,
-  startTcpdump,
-  storedCalls,
-} from '@tapwire/testing'
+import { until } from '@tapwire/testing'
+import type { TestProcess } from '@tapwire/testing'
+import { startEchoStack } from '../stack.js'
+import type { EchoStack, HubHandle } from '../stack.js'
+import { http1Load, sampleProcs, scrapeMetrics, startTcpdump, storedCalls } from '@tapwire/testing'
 
 const RATE = 2000
 const SECONDS = 10
@@ -20,31 +13,26 @@ const RSS_CAP_MIB = 256
 // The CI-sized load run (the full-size runs are `npm run test:load`, tools/bench/src/load-http.ts):
 // 2,000 HTTP/1.1 requests/s for 10 s over loopback, tcpdump on the same port as the reference.
 describe(`HTTP/1.1 load: ${RATE} req/s for ${SECONDS} s, tcpdump as the reference`, () => {
-  const dir = tempDir('tapwire-e2e-load-')
-  let nats: NatsServerHandle
+  let stack: EchoStack
   let hub: HubHandle
   let agent: TestProcess
-  let server: Awaited<ReturnType<typeof startEchoServer>>
+  let server: EchoStack['server']
   let metricsUrl = ''
+  let dir = ''
 
   beforeAll(async () => {
-    nats = await startNatsServer()
-    hub = await startHub(nats)
-    server = await startEchoServer('ok')
-    ;({ process: agent, metricsUrl } = await startLoAgent({ nats, bpf: `tcp port ${server.port}`, node: 'load-node', dataDir: join(dir.path, 'agent') }))
+    stack = await startEchoStack({ name: 'load', body: 'ok' })
+    ;({ hub, agent, server, metricsUrl } = stack)
+    dir = stack.dir
   })
 
   afterAll(async () => {
-    await agent?.stop()
-    await hub?.process.stop()
-    await nats?.dispose()
-    await server?.close()
-    dir.dispose()
+    await stack?.stop()
   })
 
   it('stores 100% of the calls, sees every packet tcpdump sees, agent RSS under the cap', async () => {
     const before = await scrapeMetrics(metricsUrl)
-    const tcpdump = await startTcpdump(join(dir.path, 'ref.pcap'), `tcp port ${server.port}`)
+    const tcpdump = await startTcpdump(join(dir, 'ref.pcap'), `tcp port ${server.port}`)
     const sampler = sampleProcs({ agent: agent.pid!, hub: hub.process.pid! })
     const made = await http1Load({
       port: server.port,

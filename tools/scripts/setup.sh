@@ -68,3 +68,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   npm ci --no-audit --no-fund --loglevel=error
   echo "$want" > "$stamp"
 fi
+
+# The cap binding with our patch (kernel drop counters, TPACKET_V3): `npm ci` applies it through the
+# root postinstall; this catches a node_modules installed before the patch existed. A no-op when done.
+node tools/scripts/patch-cap.mjs

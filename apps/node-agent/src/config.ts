@@ -7,7 +7,7 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'node', env: 'NODE_NAME', description: 'node name (default: host name)' },
   { name: 'interface', env: 'CAPTURE_INTERFACE', default: 'any', description: 'interface to capture on' },
   { name: 'bpf', env: 'CAPTURE_BPF', default: '', description: 'libpcap capture filter' },
-  { name: 'capture-buffer', env: 'CAPTURE_BUFFER', default: '16MiB', description: "libpcap buffer size (the kernel ring libpcap maps is twice this, and counts in the agent's RSS)" },
+  { name: 'capture-buffer', env: 'CAPTURE_BUFFER', default: '16MiB', description: "libpcap buffer size: the kernel ring, mapped into the agent (counts in its RSS)" },
   { name: 'read', description: 'replay a pcap/pcapng file instead of capturing live, then exit' },
   { name: 'nats', env: 'NATS_URL', default: 'nats://127.0.0.1:4222', description: 'NATS server' },
   { name: 'data-dir', env: 'AGENT_DATA_DIR', description: 'state and PCAP ring directory (default /var/lib/tapwire/<node>)' },

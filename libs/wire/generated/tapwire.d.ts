@@ -903,6 +903,9 @@ export namespace tapwire {
             /** CaptureStats entriesDropped. */
             entriesDropped: number;
 
+            /** CaptureStats kernelDrops. */
+            kernelDrops: number;
+
             /**
              * Creates a new CaptureStats instance using the specified properties.
              * @param [properties] Properties to set
@@ -991,6 +994,9 @@ export namespace tapwire {
 
                 /** CaptureStats entriesDropped */
                 entriesDropped?: (number|null);
+
+                /** CaptureStats kernelDrops */
+                kernelDrops?: (number|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];

@@ -2755,6 +2755,7 @@ export const tapwire = $root.tapwire = (() => {
              * @property {number|null} [flowsActive] CaptureStats flowsActive
              * @property {number|null} [decodeErrors] CaptureStats decodeErrors
              * @property {number|null} [entriesDropped] CaptureStats entriesDropped
+             * @property {number|null} [kernelDrops] CaptureStats kernelDrops
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -2883,6 +2884,14 @@ export const tapwire = $root.tapwire = (() => {
             CaptureStats.prototype.entriesDropped = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
 
             /**
+             * CaptureStats kernelDrops.
+             * @member {number} kernelDrops
+             * @memberof tapwire.v1.CaptureStats
+             * @instance
+             */
+            CaptureStats.prototype.kernelDrops = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
              * Creates a new CaptureStats instance using the specified properties.
              * @function create
              * @memberof tapwire.v1.CaptureStats
@@ -2938,6 +2947,8 @@ export const tapwire = $root.tapwire = (() => {
                     writer.uint32(/* id 11, wireType 0 =*/88).uint64(message.decodeErrors);
                 if (message.entriesDropped != null && $Object.hasOwnProperty.call(message, "entriesDropped") && (typeof message.entriesDropped === "object" ? message.entriesDropped.low || message.entriesDropped.high : message.entriesDropped !== 0))
                     writer.uint32(/* id 12, wireType 0 =*/96).uint64(message.entriesDropped);
+                if (message.kernelDrops != null && $Object.hasOwnProperty.call(message, "kernelDrops") && (typeof message.kernelDrops === "object" ? message.kernelDrops.low || message.kernelDrops.high : message.kernelDrops !== 0))
+                    writer.uint32(/* id 13, wireType 0 =*/104).uint64(message.kernelDrops);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -3088,6 +3099,15 @@ export const tapwire = $root.tapwire = (() => {
                                 message.entriesDropped = value;
                             else
                                 delete message.entriesDropped;
+                            continue;
+                        }
+                    case 13: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.kernelDrops = value;
+                            else
+                                delete message.kernelDrops;
                             continue;
                         }
                     }
@@ -3245,6 +3265,16 @@ export const tapwire = $root.tapwire = (() => {
                             message.entriesDropped = object.entriesDropped;
                         else if (typeof object.entriesDropped === "object")
                             message.entriesDropped = new $util.LongBits(object.entriesDropped.low >>> 0, object.entriesDropped.high >>> 0).toNumber(true);
+                if (object.kernelDrops != null)
+                    if (typeof object.kernelDrops === "object" ? object.kernelDrops.low || object.kernelDrops.high : $Number(object.kernelDrops) !== 0)
+                        if ($util.Long)
+                            message.kernelDrops = $util.Long.fromValue(object.kernelDrops, true);
+                        else if (typeof object.kernelDrops === "string")
+                            message.kernelDrops = $parseInt(object.kernelDrops, 10);
+                        else if (typeof object.kernelDrops === "number")
+                            message.kernelDrops = object.kernelDrops;
+                        else if (typeof object.kernelDrops === "object")
+                            message.kernelDrops = new $util.LongBits(object.kernelDrops.low >>> 0, object.kernelDrops.high >>> 0).toNumber(true);
                 return message;
             };
 
@@ -3326,6 +3356,11 @@ export const tapwire = $root.tapwire = (() => {
                         object.entriesDropped = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
                     } else
                         object.entriesDropped = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.kernelDrops = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.kernelDrops = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
                 }
                 if (message.packetsSeen != null && $Object.hasOwnProperty.call(message, "packetsSeen"))
                     if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
@@ -3411,6 +3446,13 @@ export const tapwire = $root.tapwire = (() => {
                         object.entriesDropped = options.longs === $String ? $String(message.entriesDropped) : message.entriesDropped;
                     else
                         object.entriesDropped = options.longs === $String ? $util.Long.prototype.toString.call(message.entriesDropped) : options.longs === $Number ? new $util.LongBits(message.entriesDropped.low >>> 0, message.entriesDropped.high >>> 0).toNumber(true) : message.entriesDropped;
+                if (message.kernelDrops != null && $Object.hasOwnProperty.call(message, "kernelDrops"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.kernelDrops = typeof message.kernelDrops === "number" ? $BigInt(message.kernelDrops) : $util.Long.fromBits(message.kernelDrops.low >>> 0, message.kernelDrops.high >>> 0, true).toBigInt();
+                    else if (typeof message.kernelDrops === "number")
+                        object.kernelDrops = options.longs === $String ? $String(message.kernelDrops) : message.kernelDrops;
+                    else
+                        object.kernelDrops = options.longs === $String ? $util.Long.prototype.toString.call(message.kernelDrops) : options.longs === $Number ? new $util.LongBits(message.kernelDrops.low >>> 0, message.kernelDrops.high >>> 0).toNumber(true) : message.kernelDrops;
                 return object;
             };
 

@@ -74,6 +74,7 @@ describe(`HTTP/1.1 load: ${RATE} req/s for ${SECONDS} s, tcpdump as the referenc
     expect(n).toBeGreaterThanOrEqual(RATE * SECONDS * 0.95)
     expect(stored).toBe(n)
     expect(after.queue_drops_total! - before.queue_drops_total!).toBe(0)
+    expect(after.kernel_drops_total! - before.kernel_drops_total!).toBe(0)
     expect(after.tcp_gaps_total! - before.tcp_gaps_total!).toBe(0)
     expect(after.entries_dropped_total! - before.entries_dropped_total!).toBe(0)
     expect(ref.dropped).toBe(0)

@@ -6,6 +6,11 @@ export interface CaptureSourceStats {
   packets: number
   bytes: number
   batches: number
+  /**
+   * Packets the kernel dropped because the capture buffer was full (libpcap's ps_drop); live
+   * capture only.
+   */
+  kernelDrops?: number
 }
 
 export interface BatchSink {

@@ -179,9 +179,12 @@ export class FlowTable {
     // Data before the RST still counts; the RST then closes the connection.
     const seq = flags & TcpFlag.SYN ? (p.tcpSeq + 1) >>> 0 : p.tcpSeq
     const before = half.retransmissions
-    const added = half.onSegment(seq, payload, (flags & TcpFlag.FIN) !== 0, tsMs, deliver)
+    const bufferedBefore = half.buffered
+    half.onSegment(seq, payload, (flags & TcpFlag.FIN) !== 0, tsMs, deliver)
     this.stats.retransmissions += half.retransmissions - before
-    this.#account(added)
+    // The net change: in-order data also drains segments buffered behind a hole it fills (a
+    // fuzz run found the total leaking when only the bytes added were counted).
+    this.#account(half.buffered - bufferedBefore)
     if (half.buffered > this.limits.maxBufferedPerConnection) {
       this.stats.bufferOverflows++
       this.#account(-half.skipHole(tsMs, deliver, gap))

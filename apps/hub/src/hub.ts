@@ -43,7 +43,7 @@ export class Hub {
     this.config = config
     this.#log = log
     this.#compileFilter = compileFilter
-    this.store = new EntryStore({ maxEntries: config.retentionEntries })
+    this.store = new EntryStore({ maxEntries: config.retentionEntries, maxBytes: config.storeMaxBytes })
     this.resolver = createResolver({ kubeconfig: config.kubeconfig, inCluster: config.inCluster, staticFile: config.staticResolution, log })
     this.snapshots = new SnapshotManager({
       dir: join(config.dataDir, 'snapshots'),
@@ -120,7 +120,9 @@ export class Hub {
       batches_ingested_total: ['Entry batches read from the entry stream', i?.batches ?? 0],
       bad_messages_total: ['Undecodable messages skipped', i?.badMessages ?? 0],
       store_entries: ['Entries held in the store', this.store.size],
-      store_evicted_total: ['Entries evicted from the store by its retention bound', this.store.evicted],
+      store_evicted_total: ['Entries evicted from the store by its count or byte bound', this.store.evicted],
+      store_evicted_for_bytes_total: ['Entries evicted from the store because its byte bound was reached', this.store.evictedForBytes],
+      store_bytes: ['Estimated bytes of the entries held in the store', this.store.bytes],
       nodes_known: ['Nodes that sent a heartbeat', this.registry.all().length],
       resolver_ready: ['1 when the resolver answers from a complete table', this.resolver.ready ? 1 : 0],
       resolver_records: ['IP history records kept', this.resolver.stats().history.records],

@@ -34,11 +34,19 @@ interface Derived {
 
 const cache = new WeakMap<Entry, Derived>()
 
+/**
+ * A filter may be evaluated on a view of an entry rather than the entry object (the hub's store
+ * runs it on one cursor over its columns). Such a view names the entry it currently shows under
+ * this key, so derived data is cached per entry, never per view.
+ */
+export const ENTRY_SELF: unique symbol = Symbol('tapwire.kfl.entry')
+
 function derived(e: Entry): Derived {
-  let d = cache.get(e)
+  const key = (e as { [ENTRY_SELF]?: Entry })[ENTRY_SELF] ?? e
+  let d = cache.get(key)
   if (d === undefined) {
     d = {}
-    cache.set(e, d)
+    cache.set(key, d)
   }
   return d
 }

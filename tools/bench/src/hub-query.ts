@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { connect } from 'nats'
@@ -8,7 +9,8 @@ import { syntheticEntries } from './kfl-eval.js'
 import { machineLine } from './machine.js'
 import { fmt, table } from './report.js'
 
-const HUB_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'apps/hub/dist/main.js')
+// HUB_MAIN=<path to main.js> benches another build of the hub (A/B against a copy of an older dist).
+const HUB_MAIN = process.env.HUB_MAIN ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'apps/hub/dist/main.js')
 
 export const QUERY_BENCH = [
   ['newest 100, no filter', 'limit=100'],
@@ -34,6 +36,8 @@ const pct = (xs: number[], p: number): number => {
  * then each query runs `reps` times over HTTP (p50/p99 of wall time per request).
  */
 export async function benchHubQuery(count: number, reps = 40): Promise<string> {
+  // Other work on the machine moves these figures; the load says how much there was.
+  const loadAtStart = loadavg()[0]!
   const nats = await startNatsServer()
   let hub: TestProcess | undefined
   try {
@@ -63,12 +67,16 @@ export async function benchHubQuery(count: number, reps = 40): Promise<string> {
     await nc.close()
     const port = await freePort()
     const t0 = process.hrtime.bigint()
-    hub = new TestProcess('hub', process.execPath, ['--max-old-space-size=8192', HUB_MAIN, '--port', String(port), '--host', '127.0.0.1', '--nats', nats.url, '--retention-entries', String(count + 1000)])
+    // HUB_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) profiles the hub under this load.
+    const nodeArgs = (process.env.HUB_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
+    hub = new TestProcess('hub', process.execPath, ['--max-old-space-size=8192', ...nodeArgs, HUB_MAIN, '--port', String(port), '--host', '127.0.0.1', '--nats', nats.url, '--retention-entries', String(count + 1000), '--store-max-bytes', '64GiB'])
     const base = `http://127.0.0.1:${port}`
     await until('hub replay', async () => (await fetch(`${base}/readyz`)).ok, 600_000, 50)
     const ingestS = Number(process.hrtime.bigint() - t0) / 1e9
     const stored = ((await (await fetch(`${base}/mcp/calls?limit=1`)).json()) as { total: number }).total
     const rss = rssMiB(hub.pid!)
+    const metrics = await (await fetch(`${base}/metrics`)).text()
+    const storeBytes = Number(/^tapwire_hub_store_bytes (\S+)$/m.exec(metrics)?.[1] ?? NaN)
     const span = maxTs - minTs
     const rows: (string | number)[][] = []
     for (const [name, q] of QUERY_BENCH) {
@@ -88,11 +96,12 @@ export async function benchHubQuery(count: number, reps = 40): Promise<string> {
       rows.push([name, fmt(total), fmt(pct(times, 50), 1), fmt(p99, 1), p99 < 100 ? 'met' : '**missed**'])
     }
     return [
-      `_${machineLine()}; ${fmt(count)} synthetic entries (mixed protocols, 3 nodes) replayed from a real JetStream stream; ${reps} requests per query over HTTP._`,
+      `_${machineLine()}; load average ${fmt(loadAtStart, 1)} at start; ${fmt(count)} synthetic entries (mixed protocols, 3 nodes) replayed from a real JetStream stream; ${reps} requests per query over HTTP._`,
       '',
       table(['measure', 'value', 'goal'], [
         ['hub ingest (stream replay to /readyz)', `${fmt(stored)} entries in ${fmt(ingestS, 1)} s = **${fmt(stored / ingestS)} entries/s**`, stored / ingestS >= 100_000 ? '≥ 100k/s: met' : '≥ 100k/s: **missed**'],
         ['hub RSS after replay', `${fmt(rss)} MiB (${fmt((rss * 1024 * 1024) / Math.max(1, stored))} bytes/entry)`, ''],
+        ['store size estimate (`--store-max-bytes` counts this)', `${fmt(storeBytes / 1024 / 1024)} MiB (${fmt(storeBytes / Math.max(1, stored))} bytes/entry)`, ''],
       ]),
       '',
       table(['query at ' + fmt(count) + ' entries', 'matches', 'p50 ms', 'p99 ms', 'p99 < 100 ms'], rows),

@@ -19,9 +19,6 @@ export interface CallsDeps {
   lookupDb?: ((db: string) => Promise<EntryStore | undefined>) | undefined
 }
 
-const groupKey = (e: Entry, by: 'node' | 'ns' | 'worker'): string =>
-  by === 'node' ? (e.node ?? '') : by === 'worker' ? (e.worker ?? '') : e.dst?.ns || e.src?.ns || ''
-
 /** GET /mcp/calls (tool list_api_calls). */
 export function mountCalls(app: Hono, deps: CallsDeps): void {
   app.get('/mcp/calls', async (c) => {
@@ -48,7 +45,8 @@ export function mountCalls(app: Hono, deps: CallsDeps): void {
     }
     // Grouped: every match is counted per group; each group lists its newest `limit` calls.
     const by = q.group_by
-    const grouped = store.groupQuery({ ...base, limit }, (e) => groupKey(e, by))
+    // ns groups by the server's namespace, else the client's (a column of the store's segments).
+    const grouped = store.groupQuery({ ...base, limit }, by)
     let total = 0
     let truncated = false
     const out = [...grouped.entries()]

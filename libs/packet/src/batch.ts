@@ -97,6 +97,22 @@ export class BatchBuilder {
     return out
   }
 
+  /**
+   * Like `finish()`, but the batch is the builder's own buffer and stays valid only until the next
+   * `append`: for a consumer that is done with it before then (offline replay hands it to the
+   * analyzer synchronously). Saves allocating and zeroing a fresh buffer per batch.
+   */
+  finishInPlace(): ArrayBuffer {
+    const v = this.#view
+    v.setUint32(0, BATCH_MAGIC, true)
+    v.setUint32(4, this.linkType, true)
+    v.setUint32(8, this.#count, true)
+    v.setUint32(12, 0, true)
+    this.#offset = BATCH_HEADER_SIZE
+    this.#count = 0
+    return this.#buf
+  }
+
   #grow(need: number): void {
     let size = this.#buf.byteLength * 2
     while (size < need) size *= 2

@@ -54,13 +54,18 @@ function table(limits: Partial<FlowLimits> = {}) {
   const events: string[] = []
   let id = 1
   const dec = new TextDecoder()
+  const gaps = { count: 0, bytes: 0 }
   const ft = new FlowTable({
     limits,
     nextId: () => id++,
     onConnection: (conn: Connection) => ({
       onData: (dir: Direction, data: Uint8Array) =>
         events.push(`${conn.client.port}:${dir}:${dec.decode(data)}`),
-      onGap: (dir: Direction, n: number) => events.push(`${conn.client.port}:${dir}:gap ${n}`),
+      onGap: (dir: Direction, n: number) => {
+        gaps.count++
+        gaps.bytes += n
+        events.push(`${conn.client.port}:${dir}:gap ${n}`)
+      },
       onClose: () => events.push(`${conn.client.port}:close`),
     }),
   })
@@ -69,7 +74,7 @@ function table(limits: Partial<FlowLimits> = {}) {
     decodePacket(LinkType.RAW, pkt, d)
     ft.process(d, ts)
   }
-  return { ft, events, feed }
+  return { ft, events, feed, gaps }
 }
 
 const A = TcpFlag.ACK
@@ -105,6 +110,20 @@ describe('FlowTable', () => {
     expect(events).toEqual(['40000:1:abc', '40000:1:gap 4'])
     expect(ft.stats.tcpGaps).toBe(1)
     expect(ft.stats.tcpGapBytes).toBe(4)
+  })
+
+  it('counts the hole it gives up on when a connection buffers too much', () => {
+    const { ft, events, feed, gaps } = table({ maxBufferedPerConnection: 10 })
+    handshake(feed)
+    // Bytes 1001..1010 never arrive; 20 bytes behind them exceed the 10-byte buffer.
+    feed(
+      tcp({ fromClient: true, seq: 1011, ack: 5001, flags: PA, payload: 'abcdefghijklmnopqrst' })
+    )
+    expect(events).toEqual(['40000:0:gap 10', '40000:0:abcdefghijklmnopqrst'])
+    expect(ft.stats.bufferOverflows).toBe(1)
+    expect(ft.stats.tcpGaps).toBe(1)
+    expect(ft.stats.tcpGapBytes).toBe(10)
+    expect(gaps).toEqual({ count: 1, bytes: 10 })
   })
 
   it('drops a late retransmission after close instead of opening a phantom connection', () => {
@@ -170,7 +189,7 @@ describe('FlowTable fuzz', () => {
     })
     fc.assert(
       fc.property(fc.array(seg, { maxLength: 120 }), (segs) => {
-        const { ft, feed } = table(limits)
+        const { ft, feed, gaps } = table(limits)
         let ts = 0
         for (const s of segs) {
           ts = Math.max(ts, s.ts)
@@ -186,6 +205,9 @@ describe('FlowTable fuzz', () => {
         }
         ft.closeAll(ts)
         expect(ft.stats.bufferedBytes).toBe(0)
+        // Every gap the consumers were told about is counted, and nothing else.
+        expect(ft.stats.tcpGaps).toBe(gaps.count)
+        expect(ft.stats.tcpGapBytes).toBe(gaps.bytes)
       }),
       { numRuns: FUZZ_RUNS }
     )

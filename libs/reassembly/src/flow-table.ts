@@ -2,6 +2,7 @@ import { formatAddress, IpProto, TcpFlag } from '@tapwire/packet'
 import type { DecodedPacket } from '@tapwire/packet'
 import { Connection } from './connection.js'
 import { seqAdd, seqDiff } from './seq.js'
+import type { TcpHalf } from './tcp-half.js'
 import type { CloseReason, Direction, FlowLimits, StreamConsumer } from './types.js'
 import { DEFAULT_FLOW_LIMITS } from './types.js'
 
@@ -71,8 +72,12 @@ export class FlowTable {
   /** Connections whose streams ended, kept until this packet time to count trailing packets. */
   readonly #lingering = new Map<Connection, number>()
   readonly #closedRecently = new Map<number, { key: Uint8Array; lowEnd: number | undefined; highEnd: number | undefined; ts: number }>()
-  // Scratch key buffer: src addr, dst addr, ports, proto in a canonical (low side first) order.
-  readonly #scratch = new Uint8Array(37)
+  // Scratch keys (IPv4, IPv6): addresses, ports, proto in a canonical (low side first) order.
+  // #makeKey fills one and leaves its direction and hash in the two fields after them.
+  readonly #key4 = new Uint8Array(13)
+  readonly #key6 = new Uint8Array(37)
+  #keyFromLow = false
+  #keyHash = 0
 
   constructor(opts: FlowTableOptions) {
     this.#opts = opts
@@ -98,7 +103,9 @@ export class FlowTable {
    */
   process(p: DecodedPacket, tsMs: number, wireLen = p.data.length): void {
     if (p.ipProto !== IpProto.TCP && p.ipProto !== IpProto.UDP) return
-    const { key, fromLow, hash } = this.#makeKey(p)
+    const key = this.#makeKey(p)
+    const fromLow = this.#keyFromLow
+    const hash = this.#keyHash
     let conn = this.#find(hash, key)
     const isTcp = p.ipProto === IpProto.TCP
     if (conn !== undefined && isTcp && (p.tcpFlags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN && conn.state !== 'syn_sent') {
@@ -133,7 +140,9 @@ export class FlowTable {
     const st = conn.stats[dir]
     st.pkts++
     st.bytes += wireLen
-    const payload = p.data.subarray(p.payloadOffset, p.payloadOffset + p.payloadLength)
+    // Bare ACKs (a third of TCP packets or more) share one empty payload instead of a new view.
+    const start = p.payloadOffset
+    const payload = p.payloadLength === 0 ? EMPTY : p.data.subarray(start, start + p.payloadLength)
     if (!isTcp) {
       if (payload.length > 0) conn.consumer?.onData(dir, payload, tsMs)
       return
@@ -145,12 +154,6 @@ export class FlowTable {
     const flags = p.tcpFlags
     const half = conn.halves[dir]
     const consumer = conn.consumer
-    const deliver = (data: Uint8Array, ts: number): void => consumer?.onData(dir, data, ts)
-    const gap = (len: number, ts: number): void => {
-      this.stats.tcpGaps++
-      this.stats.tcpGapBytes += len
-      consumer?.onGap(dir, len, ts)
-    }
     if (flags & TcpFlag.SYN) {
       half.onSyn(p.tcpSeq)
       if (!(flags & TcpFlag.ACK) && conn.synTs === undefined) conn.synTs = tsMs
@@ -168,27 +171,27 @@ export class FlowTable {
     if (flags & TcpFlag.ACK) {
       const other = (1 - dir) as Direction
       const otherHalf = conn.halves[other]
-      const otherDeliver = (data: Uint8Array, ts: number): void => consumer?.onData(other, data, ts)
-      const otherGap = (len: number, ts: number): void => {
-        this.stats.tcpGaps++
-        this.stats.tcpGapBytes += len
-        consumer?.onGap(other, len, ts)
-      }
-      this.#account(-otherHalf.onPeerAck(p.tcpAck, tsMs, otherDeliver, otherGap))
+      const gaps = otherHalf.gaps
+      const gapBytes = otherHalf.gapBytes
+      this.#account(-otherHalf.onPeerAck(p.tcpAck, tsMs, consumer, other))
+      this.#countGaps(otherHalf, gaps, gapBytes)
     }
     // Data before the RST still counts; the RST then closes the connection.
     const seq = flags & TcpFlag.SYN ? (p.tcpSeq + 1) >>> 0 : p.tcpSeq
     const before = half.retransmissions
+    const gaps = half.gaps
+    const gapBytes = half.gapBytes
     const bufferedBefore = half.buffered
-    half.onSegment(seq, payload, (flags & TcpFlag.FIN) !== 0, tsMs, deliver)
+    half.onSegment(seq, payload, (flags & TcpFlag.FIN) !== 0, tsMs, consumer, dir)
     this.stats.retransmissions += half.retransmissions - before
     // The net change: in-order data also drains segments buffered behind a hole it fills (a
     // fuzz run found the total leaking when only the bytes added were counted).
     this.#account(half.buffered - bufferedBefore)
     if (half.buffered > this.limits.maxBufferedPerConnection) {
       this.stats.bufferOverflows++
-      this.#account(-half.skipHole(tsMs, deliver, gap))
+      this.#account(-half.skipHole(tsMs, consumer, dir))
     }
+    this.#countGaps(half, gaps, gapBytes)
     if (flags & TcpFlag.RST) {
       conn.state = 'reset'
       conn.rstFrom = dir
@@ -241,17 +244,10 @@ export class FlowTable {
     if (!conn.closed) {
       for (const dir of [0, 1] as const) {
         const half = conn.halves[dir]
-        const consumer = conn.consumer
-        const freed = half.flush(
-          tsMs,
-          (d, ts) => consumer?.onData(dir, d, ts),
-          (len, ts) => {
-            this.stats.tcpGaps++
-            this.stats.tcpGapBytes += len
-            consumer?.onGap(dir, len, ts)
-          }
-        )
-        this.#account(-freed)
+        const gaps = half.gaps
+        const gapBytes = half.gapBytes
+        this.#account(-half.flush(tsMs, conn.consumer, dir))
+        this.#countGaps(half, gaps, gapBytes)
       }
       conn.closed = true
       conn.closeReason = reason
@@ -314,20 +310,19 @@ export class FlowTable {
         const half = c.halves[dir]
         if (half.buffered === 0) continue
         this.stats.bufferOverflows++
-        const consumer = c.consumer
-        this.#account(
-          -half.flush(
-            tsMs,
-            (d, ts) => consumer?.onData(dir, d, ts),
-            (len, ts) => {
-              this.stats.tcpGaps++
-              this.stats.tcpGapBytes += len
-              consumer?.onGap(dir, len, ts)
-            }
-          )
-        )
+        const gaps = half.gaps
+        const gapBytes = half.gapBytes
+        this.#account(-half.flush(tsMs, c.consumer, dir))
+        this.#countGaps(half, gaps, gapBytes)
       }
     }
+  }
+
+  /** Adds the gaps a half reported since it had `gaps` of `gapBytes` to the table's counters. */
+  #countGaps(half: TcpHalf, gaps: number, gapBytes: number): void {
+    if (half.gaps === gaps) return
+    this.stats.tcpGaps += half.gaps - gaps
+    this.stats.tcpGapBytes += half.gapBytes - gapBytes
   }
 
   #account(delta: number): void {
@@ -410,29 +405,46 @@ export class FlowTable {
     return undefined
   }
 
-  /** Builds the canonical key (lower address+port first) in the scratch buffer. */
-  #makeKey(p: DecodedPacket): { key: Uint8Array; fromLow: boolean; hash: number } {
+  /**
+   * Builds the canonical key (lower address+port first) in a scratch buffer and returns it; its
+   * FNV-1a hash (as `hashKey` computes it) and whether the sender is the low side are left in
+   * `#keyHash` and `#keyFromLow`. Byte loops, no views or result objects: this runs per packet.
+   */
+  #makeKey(p: DecodedPacket): Uint8Array {
     const d = p.data
     const len = p.addrLen
+    const src = p.srcOffset
+    const dst = p.dstOffset
     let cmp = 0
-    for (let i = 0; i < len && cmp === 0; i++) cmp = d[p.srcOffset + i]! - d[p.dstOffset + i]!
+    for (let i = 0; i < len && cmp === 0; i++) cmp = d[src + i]! - d[dst + i]!
     if (cmp === 0) cmp = p.srcPort - p.dstPort
     const fromLow = cmp <= 0
-    const k = this.#scratch
-    const [aOff, aPort, bOff, bPort] = fromLow
-      ? [p.srcOffset, p.srcPort, p.dstOffset, p.dstPort]
-      : [p.dstOffset, p.dstPort, p.srcOffset, p.srcPort]
-    k.set(d.subarray(aOff, aOff + len), 0)
-    k.set(d.subarray(bOff, bOff + len), len)
+    const k = len === 4 ? this.#key4 : this.#key6
+    const aOff = fromLow ? src : dst
+    const bOff = fromLow ? dst : src
+    const aPort = fromLow ? p.srcPort : p.dstPort
+    const bPort = fromLow ? p.dstPort : p.srcPort
+    let h = FNV_OFFSET
+    for (let i = 0; i < len; i++) {
+      const x = d[aOff + i]!
+      k[i] = x
+      h = Math.imul(h ^ x, FNV_PRIME)
+    }
+    for (let i = 0; i < len; i++) {
+      const x = d[bOff + i]!
+      k[len + i] = x
+      h = Math.imul(h ^ x, FNV_PRIME)
+    }
     const o = 2 * len
     k[o] = aPort >> 8
     k[o + 1] = aPort & 0xff
     k[o + 2] = bPort >> 8
     k[o + 3] = bPort & 0xff
     k[o + 4] = p.ipProto
-    const keyLen = o + 5
-    const key = k.subarray(0, keyLen)
-    return { key, fromLow, hash: hashKey(key, keyLen) }
+    for (let i = o; i < o + 5; i++) h = Math.imul(h ^ k[i]!, FNV_PRIME)
+    this.#keyFromLow = fromLow
+    this.#keyHash = h >>> 0
+    return k
   }
 
   #append(c: Connection): void {
@@ -458,10 +470,14 @@ export class FlowTable {
   }
 }
 
+const FNV_OFFSET = 0x811c9dc5
+const FNV_PRIME = 0x01000193
+const EMPTY = new Uint8Array(0)
+
 /** FNV-1a over the key bytes. */
 function hashKey(k: Uint8Array, len: number): number {
-  let h = 0x811c9dc5
-  for (let i = 0; i < len; i++) h = Math.imul(h ^ k[i]!, 0x01000193)
+  let h = FNV_OFFSET
+  for (let i = 0; i < len; i++) h = Math.imul(h ^ k[i]!, FNV_PRIME)
   return h >>> 0
 }
 

@@ -1,4 +1,5 @@
 import { seqAdd, seqDiff } from './seq.js'
+import type { Direction } from './types.js'
 
 interface Segment {
   seq: number
@@ -6,8 +7,14 @@ interface Segment {
   tsMs: number
 }
 
-export type Deliver = (data: Uint8Array, tsMs: number) => void
-export type Gap = (length: number, tsMs: number) => void
+/**
+ * Where a half's bytes go: the connection's consumer, told the direction they travelled. An object
+ * and a direction rather than two callbacks, so that no closure is made per packet.
+ */
+export interface HalfOutput {
+  onData(dir: Direction, data: Uint8Array, tsMs: number): void
+  onGap(dir: Direction, length: number, tsMs: number): void
+}
 
 /**
  * One direction of a TCP connection: delivers bytes in sequence order exactly once, buffering
@@ -30,8 +37,18 @@ export class TcpHalf {
     if (this.nextSeq === undefined) this.nextSeq = seqAdd(seq, 1)
   }
 
-  /** Handles one segment's payload (and FIN). Returns the number of bytes newly buffered. */
-  onSegment(seq: number, payload: Uint8Array, fin: boolean, tsMs: number, deliver: Deliver): number {
+  /**
+   * Handles one segment's payload (and FIN); bytes in order go to `out` (if any) as direction
+   * `dir`. Returns the number of bytes newly buffered.
+   */
+  onSegment(
+    seq: number,
+    payload: Uint8Array,
+    fin: boolean,
+    tsMs: number,
+    out: HalfOutput | undefined,
+    dir: Direction
+  ): number {
     if (this.nextSeq === undefined) {
       // Picked up mid-stream: start at the first byte we see.
       this.nextSeq = seq
@@ -44,10 +61,10 @@ export class TcpHalf {
       if (rel + payload.length <= 0) {
         this.retransmissions++
       } else if (rel <= 0) {
-        const fresh = payload.subarray(-rel)
+        const fresh = rel === 0 ? payload : payload.subarray(-rel)
         this.nextSeq = seqAdd(this.nextSeq, fresh.length)
-        deliver(fresh, tsMs)
-        this.#drain(deliver)
+        out?.onData(dir, fresh, tsMs)
+        this.#drain(out, dir)
       } else {
         added = this.#buffer(seq, payload, tsMs)
       }
@@ -60,21 +77,21 @@ export class TcpHalf {
    * The peer acknowledged `ack`: bytes before it were sent, so if we buffered later data and
    * `ack` covers the hole, the hole's bytes were lost by the capture, not the network.
    */
-  onPeerAck(ack: number, tsMs: number, deliver: Deliver, gap: Gap): number {
+  onPeerAck(ack: number, tsMs: number, out: HalfOutput | undefined, dir: Direction): number {
     if (this.nextSeq === undefined) return 0
     if (this.#pending.length === 0) {
       // The peer acknowledged our FIN (it takes one sequence number, RFC 9293 §3.4) while bytes
       // before it never reached the capture: nothing follows that could reveal the hole later.
-      if (this.finSeq !== undefined && seqDiff(ack, this.finSeq) > 0) this.#finHole(tsMs, gap)
+      if (this.finSeq !== undefined && seqDiff(ack, this.finSeq) > 0) this.#finHole(tsMs, out, dir)
       return 0
     }
     const first = this.#pending[0]!
-    if (seqDiff(ack, first.seq) >= 0) return this.skipHole(tsMs, deliver, gap)
+    if (seqDiff(ack, first.seq) >= 0) return this.skipHole(tsMs, out, dir)
     return 0
   }
 
   /** Declares the hole before the first buffered segment a gap and delivers what follows. */
-  skipHole(tsMs: number, deliver: Deliver, gap: Gap): number {
+  skipHole(tsMs: number, out: HalfOutput | undefined, dir: Direction): number {
     const before = this.buffered
     const first = this.#pending[0]
     if (first === undefined || this.nextSeq === undefined) return 0
@@ -82,30 +99,30 @@ export class TcpHalf {
     if (hole > 0) {
       this.gaps++
       this.gapBytes += hole
-      gap(hole, tsMs)
+      out?.onGap(dir, hole, tsMs)
       this.nextSeq = first.seq
     }
-    this.#drain(deliver)
+    this.#drain(out, dir)
     this.#checkFin()
     return before - this.buffered
   }
 
   /** Flushes everything buffered (connection closing): holes become gaps. Returns bytes freed. */
-  flush(tsMs: number, deliver: Deliver, gap: Gap): number {
+  flush(tsMs: number, out: HalfOutput | undefined, dir: Direction): number {
     let freed = 0
-    while (this.#pending.length > 0) freed += this.skipHole(tsMs, deliver, gap)
-    this.#finHole(tsMs, gap)
+    while (this.#pending.length > 0) freed += this.skipHole(tsMs, out, dir)
+    this.#finHole(tsMs, out, dir)
     return freed
   }
 
   /** Bytes between what was delivered and a FIN seen beyond it are a gap. */
-  #finHole(tsMs: number, gap: Gap): void {
+  #finHole(tsMs: number, out: HalfOutput | undefined, dir: Direction): void {
     if (this.finSeq === undefined || this.nextSeq === undefined || this.finished) return
     const hole = seqDiff(this.finSeq, this.nextSeq)
     if (hole <= 0) return
     this.gaps++
     this.gapBytes += hole
-    gap(hole, tsMs)
+    out?.onGap(dir, hole, tsMs)
     this.nextSeq = this.finSeq
     this.#checkFin()
   }
@@ -125,7 +142,7 @@ export class TcpHalf {
     return payload.length
   }
 
-  #drain(deliver: Deliver): void {
+  #drain(out: HalfOutput | undefined, dir: Direction): void {
     const list = this.#pending
     while (list.length > 0 && this.nextSeq !== undefined) {
       const s = list[0]!
@@ -137,9 +154,9 @@ export class TcpHalf {
         this.retransmissions++
         continue
       }
-      const fresh = s.data.subarray(-rel)
+      const fresh = rel === 0 ? s.data : s.data.subarray(-rel)
       this.nextSeq = seqAdd(this.nextSeq, fresh.length)
-      deliver(fresh, s.tsMs)
+      out?.onData(dir, fresh, s.tsMs)
     }
   }
 

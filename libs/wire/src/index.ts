@@ -49,6 +49,7 @@ export {
   controlKeys,
 } from './subjects.js'
 export type { AgentVerb } from './subjects.js'
+export { EntryBatchWriter } from './entry-encoder.js'
 export { formatEntryId, parseEntryId } from './entry-id.js'
 export type { EntryIdParts } from './entry-id.js'
 export { DEFAULT_ENTRY_STREAM_LIMITS, DUPLICATE_WINDOW_MS, ensureEntryStream, entryStreamConfig } from './stream-config.js'

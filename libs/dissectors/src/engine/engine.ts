@@ -94,8 +94,16 @@ class ConnectionDissection implements StreamConsumer {
     this.#fallback = fallback
   }
 
+  // The pinned paths run per segment: try/catch in place rather than #guard and a closure.
   onData(dir: Direction, data: Uint8Array, tsMs: number): void {
-    if (this.#state === 'pinned') return this.#guard(() => this.#session!.onData(dir, data, tsMs))
+    if (this.#state === 'pinned') {
+      try {
+        this.#session!.onData(dir, data, tsMs)
+      } catch {
+        this.#failed()
+      }
+      return
+    }
     if (this.#state !== 'probing') return
     this.#buffered.push({ dir, data: data.slice(), tsMs })
     this.#bufferedBytes += data.length
@@ -103,7 +111,14 @@ class ConnectionDissection implements StreamConsumer {
   }
 
   onGap(dir: Direction, length: number, tsMs: number): void {
-    if (this.#state === 'pinned') return this.#guard(() => this.#session!.onGap(dir, length, tsMs))
+    if (this.#state === 'pinned') {
+      try {
+        this.#session!.onGap(dir, length, tsMs)
+      } catch {
+        this.#failed()
+      }
+      return
+    }
     if (this.#state === 'probing') {
       // What was buffered is no longer contiguous with what follows: start detection afresh.
       this.#buffered = []
@@ -124,8 +139,11 @@ class ConnectionDissection implements StreamConsumer {
 
   tick(nowMs: number): void {
     if (this.#state === 'pinned' && this.#session?.onTick) {
-      const s = this.#session
-      this.#guard(() => s.onTick!(nowMs))
+      try {
+        this.#session.onTick(nowMs)
+      } catch {
+        this.#failed()
+      }
     }
   }
 
@@ -200,11 +218,15 @@ class ConnectionDissection implements StreamConsumer {
     try {
       fn()
     } catch {
-      // A dissector bug or malformed data: stop dissecting this connection, keep the pipeline.
-      this.#engine.stats.dissectorErrors++
-      this.#state = 'failed'
-      this.#session = undefined
+      this.#failed()
     }
+  }
+
+  /** A dissector bug or malformed data: stop dissecting this connection, keep the pipeline. */
+  #failed(): void {
+    this.#engine.stats.dissectorErrors++
+    this.#state = 'failed'
+    this.#session = undefined
   }
 }
 

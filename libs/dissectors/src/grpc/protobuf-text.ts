@@ -6,9 +6,12 @@
 
 const utf8Strict = new TextDecoder('utf-8', { fatal: true })
 const MAX_DEPTH = 16
+const SHORT_TEXT = 12
+/** Up to this many fields, repeated numbers are found by scanning rather than with a Map. */
+const SCAN_FIELDS = 16
 
 type Value =
-  | { kind: 'varint'; v: bigint }
+  | { kind: 'varint'; v: number | bigint }
   | { kind: 'fixed64'; v: bigint }
   | { kind: 'fixed32'; v: number }
   | { kind: 'bytes'; start: number; end: number }
@@ -18,8 +21,27 @@ interface Field {
   value: Value
 }
 
-/** Reads a varint at `pos.o` (at most 10 bytes); undefined when truncated or too long. */
-function readVarint(b: Uint8Array, pos: { o: number }, end: number): bigint | undefined {
+/**
+ * Reads a varint at `pos.o` (at most 10 bytes); undefined when truncated or too long. Up to seven
+ * bytes (below 2^49, nearly every tag, length and value) it is read as a number: BigInt arithmetic
+ * allocates per operation. Longer ones are read again as a bigint.
+ */
+function readVarint(b: Uint8Array, pos: { o: number }, end: number): number | bigint | undefined {
+  const start = pos.o
+  let result = 0
+  let mul = 1
+  for (let i = 0; i < 7; i++) {
+    if (pos.o >= end) return undefined
+    const byte = b[pos.o++]!
+    result += (byte & 0x7f) * mul
+    if ((byte & 0x80) === 0) return result
+    mul *= 128
+  }
+  pos.o = start
+  return readVarintBig(b, pos, end)
+}
+
+function readVarintBig(b: Uint8Array, pos: { o: number }, end: number): bigint | undefined {
   let result = 0n
   let shift = 0n
   for (let i = 0; i < 10; i++) {
@@ -38,9 +60,9 @@ function parseFields(b: Uint8Array, start: number, end: number): Field[] | undef
   const pos = { o: start }
   while (pos.o < end) {
     const tag = readVarint(b, pos, end)
-    if (tag === undefined || tag > 0xffffffffn) return undefined
-    const num = Number(tag >> 3n)
-    const wt = Number(tag & 7n)
+    if (tag === undefined || tag > 0xffffffff) return undefined
+    const num = typeof tag === 'number' ? tag >>> 3 : Number(tag >> 3n)
+    const wt = typeof tag === 'number' ? tag & 7 : Number(tag & 7n)
     // Field numbers are 1 .. 2^29 - 1.
     if (num === 0 || num > 0x1fffffff) return undefined
     switch (wt) {
@@ -59,7 +81,7 @@ function parseFields(b: Uint8Array, start: number, end: number): Field[] | undef
       }
       case 2: {
         const len = readVarint(b, pos, end)
-        if (len === undefined || len > BigInt(end - pos.o)) return undefined
+        if (len === undefined || len > end - pos.o) return undefined
         const s = pos.o
         pos.o += Number(len)
         fields.push({ num, value: { kind: 'bytes', start: s, end: pos.o } })
@@ -67,8 +89,9 @@ function parseFields(b: Uint8Array, start: number, end: number): Field[] | undef
       }
       case 5: {
         if (pos.o + 4 > end) return undefined
-        const dv = new DataView(b.buffer, b.byteOffset + pos.o, 4)
-        fields.push({ num, value: { kind: 'fixed32', v: dv.getUint32(0, true) } })
+        const o = pos.o
+        const v = (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0
+        fields.push({ num, value: { kind: 'fixed32', v } })
         pos.o += 4
         break
       }
@@ -82,9 +105,17 @@ function parseFields(b: Uint8Array, start: number, end: number): Field[] | undef
 
 /** Valid UTF-8 without control characters other than tab, CR and LF. */
 function printable(b: Uint8Array, start: number, end: number): string | undefined {
+  let ascii = true
   for (let i = start; i < end; i++) {
     const c = b[i]!
     if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f) return undefined
+    if (c > 0x7f) ascii = false
+  }
+  if (ascii && end - start <= SHORT_TEXT) {
+    // Short ASCII (most string fields): cheaper than a decoder call, and flat below 13 chars.
+    let s = ''
+    for (let i = start; i < end; i++) s += String.fromCharCode(b[i]!)
+    return s
   }
   try {
     return utf8Strict.decode(b.subarray(start, end))
@@ -123,6 +154,7 @@ function renderValue(b: Uint8Array, v: Value, depth: number): string {
 
 function renderFields(b: Uint8Array, fields: Field[], depth: number): string {
   // Repeated fields become lists, in the order of each number's first appearance.
+  if (fields.length <= SCAN_FIELDS) return renderFew(b, fields, depth)
   const groups = new Map<number, Value[]>()
   for (const f of fields) {
     const g = groups.get(f.num)
@@ -135,6 +167,32 @@ function renderFields(b: Uint8Array, fields: Field[], depth: number): string {
     parts.push(`${num}: ${rendered.length === 1 ? rendered[0]! : `[${rendered.join(', ')}]`}`)
   }
   return `{${parts.join(', ')}}`
+}
+
+/** `renderFields` for a few fields (the usual message), without the Map and arrays. */
+function renderFew(b: Uint8Array, fields: Field[], depth: number): string {
+  let out = '{'
+  for (let i = 0; i < fields.length; i++) {
+    const num = fields[i]!.num
+    let first = true
+    for (let j = 0; j < i && first; j++) if (fields[j]!.num === num) first = false
+    if (!first) continue // already rendered with its first appearance
+    let count = 1
+    for (let j = i + 1; j < fields.length; j++) if (fields[j]!.num === num) count++
+    if (i > 0) out += ', '
+    if (count === 1) {
+      out += `${num}: ${renderValue(b, fields[i]!.value, depth)}`
+      continue
+    }
+    out += `${num}: [`
+    for (let j = i, k = 0; j < fields.length; j++) {
+      if (fields[j]!.num !== num) continue
+      if (k++ > 0) out += ', '
+      out += renderValue(b, fields[j]!.value, depth)
+    }
+    out += ']'
+  }
+  return `${out}}`
 }
 
 /**

@@ -1,5 +1,5 @@
 import { latin1 } from '../util/bytes.js'
-import { huffmanDecode } from './huffman.js'
+import { huffmanDecodeInto, huffmanMaxLength } from './huffman.js'
 import { STATIC_TABLE } from './static-table.js'
 
 export interface HeaderField {
@@ -91,11 +91,12 @@ export class HpackDecoder {
       if (b & 0x80) {
         // §6.1 Indexed Header Field.
         const idx = readInteger(block, pos, 7)
-        ;[name, value] = this.#lookup(idx)
+        name = this.#nameAt(idx)
+        value = this.#valueAt(idx)
       } else if ((b & 0xc0) === 0x40) {
         // §6.2.1 Literal with Incremental Indexing.
         const idx = readInteger(block, pos, 6)
-        name = idx === 0 ? readString(block, pos) : this.#lookup(idx)[0]
+        name = idx === 0 ? readString(block, pos) : this.#nameAt(idx)
         value = readString(block, pos)
         this.#add(name, value)
       } else if ((b & 0xe0) === 0x20) {
@@ -109,7 +110,7 @@ export class HpackDecoder {
       } else {
         // §6.2.2 Literal without Indexing (0000) and §6.2.3 Never Indexed (0001).
         const idx = readInteger(block, pos, 4)
-        name = idx === 0 ? readString(block, pos) : this.#lookup(idx)[0]
+        name = idx === 0 ? readString(block, pos) : this.#nameAt(idx)
         value = readString(block, pos)
       }
       const fieldSize = name.length + value.length + 32
@@ -120,12 +121,24 @@ export class HpackDecoder {
     return { headers, decodedSize, truncated }
   }
 
-  #lookup(idx: number): readonly [string, string] {
+  // Name and value looked up separately: no [name, value] pair made per indexed field.
+  #nameAt(idx: number): string {
     if (idx === 0) throw new HpackError('index 0')
-    if (idx <= STATIC_COUNT) return STATIC_TABLE[idx - 1]!
+    if (idx <= STATIC_COUNT) return STATIC_TABLE[idx - 1]![0]
+    return this.#names[this.#dynamicIndex(idx)]!
+  }
+
+  /** Only after `#nameAt(idx)`, which rejects index 0. */
+  #valueAt(idx: number): string {
+    if (idx <= STATIC_COUNT) return STATIC_TABLE[idx - 1]![1]
+    return this.#values[this.#dynamicIndex(idx)]!
+  }
+
+  /** Position in the table arrays of HPACK index `idx` (> 61), newest entry first (§2.3.3). */
+  #dynamicIndex(idx: number): number {
     const i = this.#names.length - 1 - (idx - STATIC_COUNT - 1)
     if (i < this.#head) throw new HpackError(`index ${idx} beyond the dynamic table`)
-    return [this.#names[i]!, this.#values[i]!]
+    return i
   }
 
   /** §4.4: evict until the new entry fits; an entry larger than the table empties it. */
@@ -190,7 +203,13 @@ function readString(src: Uint8Array, pos: { o: number }): string {
   if (end > src.length) throw new HpackError('string beyond the header block')
   pos.o = end
   if (!huffman) return latin1(src, start, end)
-  const raw = huffmanDecode(src, start, end)
-  if (raw === undefined) throw new HpackError('invalid Huffman code')
-  return latin1(raw)
+  // Decoded into one scratch buffer reused by every decoder: no array per string.
+  const max = huffmanMaxLength(len)
+  if (huffmanScratch.length < max)
+    huffmanScratch = new Uint8Array(Math.max(max, huffmanScratch.length * 2))
+  const n = huffmanDecodeInto(src, start, end, huffmanScratch)
+  if (n < 0) throw new HpackError('invalid Huffman code')
+  return latin1(huffmanScratch, 0, n)
 }
+
+let huffmanScratch = new Uint8Array(1024)

@@ -127,23 +127,40 @@ buildAutomaton()
  * (RFC 7541 §5.2 makes both decoding errors).
  */
 export function huffmanDecode(src: Uint8Array, start: number, end: number): Uint8Array | undefined {
-  // Every symbol takes at least five bits: the output is at most 8/5 of the input.
-  const out = new Uint8Array(Math.ceil(((end - start) * 8) / 5))
+  const out = new Uint8Array(huffmanMaxLength(end - start))
+  const n = huffmanDecodeInto(src, start, end, out)
+  return n < 0 ? undefined : out.subarray(0, n)
+}
+
+/** Every symbol takes at least five bits: the decoded length is at most 8/5 of the input's. */
+export const huffmanMaxLength = (encodedLength: number): number =>
+  Math.ceil((encodedLength * 8) / 5)
+
+/**
+ * `huffmanDecode` into `out` (at least `huffmanMaxLength` long, e.g. a reused scratch buffer):
+ * returns the decoded length, or -1 for invalid input.
+ */
+export function huffmanDecodeInto(
+  src: Uint8Array,
+  start: number,
+  end: number,
+  out: Uint8Array
+): number {
   let o = 0
   let state = 0
   for (let i = start; i < end; i++) {
     const b = src[i]!
     let t = state * 16 + (b >>> 4)
     let e = EMIT[t]!
-    if (e === -2) return undefined
+    if (e === -2) return -1
     if (e >= 0) out[o++] = e
     state = NEXT[t]!
     t = state * 16 + (b & 0x0f)
     e = EMIT[t]!
-    if (e === -2) return undefined
+    if (e === -2) return -1
     if (e >= 0) out[o++] = e
     state = NEXT[t]!
   }
-  if (ACCEPT[state] !== 1) return undefined
-  return out.subarray(0, o)
+  if (ACCEPT[state] !== 1) return -1
+  return o
 }

@@ -25,11 +25,18 @@ interface ResponseInProgress {
 /** Paths without the query; absolute-form targets (proxies, RFC 9112 §3.2.2) lose scheme and host. */
 export function splitTarget(target: string): { path: string; url: string } {
   let url = target
-  const abs = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/.exec(target)
-  if (abs) url = target.slice(abs[0].length) || '/'
-  const q = url.search(/[?#]/)
+  // Origin-form (the usual case) starts with '/' and has no scheme to strip.
+  if (target.charCodeAt(0) !== 0x2f) {
+    const abs = ABSOLUTE_FORM.exec(target)
+    if (abs) url = target.slice(abs[0].length) || '/'
+  }
+  const query = url.indexOf('?')
+  const fragment = url.indexOf('#')
+  const q = query < 0 ? fragment : fragment < 0 ? query : Math.min(query, fragment)
   return { path: q < 0 ? url : url.slice(0, q), url }
 }
+
+const ABSOLUTE_FORM = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/
 
 /** One HTTP/1.x connection: parses both directions and pairs responses with requests in order. */
 class Http1Session implements DissectorSession {

@@ -1,5 +1,5 @@
 import type { Header } from '@tapwire/wire'
-import { findHeadEnd, indexOfLf, latin1 } from '../util/bytes.js'
+import { equalsLowerCase, findHeadEnd, indexOfLf, latin1 } from '../util/bytes.js'
 
 /** A parsed start line and header block (RFC 9112 §2-5). */
 export interface MessageHead {
@@ -29,9 +29,90 @@ export interface MessageHandler {
 
 type State = 'head' | 'body-length' | 'chunk-size' | 'chunk-data' | 'chunk-crlf' | 'trailers' | 'body-close' | 'resync' | 'closed'
 
-const REQUEST_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}) (\S{1,65536}) (HTTP\/\d\.\d)$/
-const STATUS_LINE = /^(HTTP\/\d\.\d) (\d{3})(?: (.*))?$/
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+// The start lines (RFC 9112 §3, §4) are matched by hand, per message, exactly as these two
+// expressions would match them (the tests hold the parser to them):
+//   request: /^([!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}) (\S{1,65536}) (HTTP\/\d\.\d)$/
+//   status:  /^(HTTP\/\d\.\d) (\d{3})(?: (.*))?$/
+const MAX_METHOD = 32
+const MAX_TARGET = 65536
+/** tchar (RFC 9110 §5.6.2) by char code. */
+const TCHAR = new Uint8Array(128)
+const TCHARS = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+for (const c of TCHARS) TCHAR[c.charCodeAt(0)] = 1
+
+const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39
+
+/** `\s` of a JavaScript regular expression (and what `String.prototype.trim` removes). */
+function isSpace(c: number): boolean {
+  if (c > 0x20 && c < 0x7f) return false
+  return (
+    c === 0x20 ||
+    (c >= 0x09 && c <= 0x0d) ||
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  )
+}
+
+/** `HTTP/d.d` at `s[i]`. */
+function isVersion(s: string, i: number): boolean {
+  return (
+    s.startsWith('HTTP/', i) &&
+    isDigit(s.charCodeAt(i + 5)) &&
+    s.charCodeAt(i + 6) === 0x2e &&
+    isDigit(s.charCodeAt(i + 7))
+  )
+}
+
+/** A request line into `head` (method, target, version); false when it is not one. */
+function parseRequestLine(l: string, head: MessageHead): boolean {
+  let i = 0
+  while (i < l.length && i <= MAX_METHOD && TCHAR[l.charCodeAt(i)] === 1) i++
+  if (i === 0 || i > MAX_METHOD || l.charCodeAt(i) !== 0x20) return false
+  const t = i + 1
+  let j = t
+  while (j < l.length && !isSpace(l.charCodeAt(j))) j++
+  if (j === t || j - t > MAX_TARGET || l.charCodeAt(j) !== 0x20) return false
+  if (l.length !== j + 9 || !isVersion(l, j + 1)) return false
+  head.method = l.slice(0, i)
+  head.target = l.slice(t, j)
+  head.version = l.slice(j + 1)
+  return true
+}
+
+/** A status line into `head` (version, status, reason); false when it is not one. */
+function parseStatusLine(l: string, head: MessageHead): boolean {
+  if (l.length < 12 || !isVersion(l, 0) || l.charCodeAt(8) !== 0x20) return false
+  for (let k = 9; k < 12; k++) if (!isDigit(l.charCodeAt(k))) return false
+  if (l.length > 12) {
+    if (l.charCodeAt(12) !== 0x20) return false
+    // The reason is `.*`: no line terminators.
+    for (let k = 13; k < l.length; k++) {
+      const c = l.charCodeAt(k)
+      if (c === 0x0a || c === 0x0d || c === 0x2028 || c === 0x2029) return false
+    }
+    head.reason = l.slice(13)
+  }
+  head.version = l.slice(0, 8)
+  head.status = Number(l.slice(9, 12))
+  return true
+}
+
+/** Whether `s[0..end)` is a non-empty token (a valid field name). */
+function isToken(s: string, end: number): boolean {
+  if (end === 0) return false
+  for (let i = 0; i < end; i++) {
+    const c = s.charCodeAt(i)
+    if (c > 0x7f || TCHAR[c] === 0) return false
+  }
+  return true
+}
 const MAX_CHUNK_LINE = 1024
 
 /**
@@ -298,30 +379,32 @@ export class MessageParser {
 
   #parseHead(bytes: Uint8Array): MessageHead | undefined {
     const text = latin1(bytes)
-    const lines = text.split(/\r?\n/)
-    const start = lines[0] ?? ''
+    // Lines end at LF or CRLF (what `split(/\r?\n/)` did, without the regex and the array).
+    let from = 0
+    const nextLine = (): string | undefined => {
+      if (from > text.length) return undefined
+      const lf = text.indexOf('\n', from)
+      if (lf < 0) {
+        const last = text.slice(from)
+        from = text.length + 1
+        return last
+      }
+      const line = text.slice(from, lf > from && text.charCodeAt(lf - 1) === 0x0d ? lf - 1 : lf)
+      from = lf + 1
+      return line
+    }
+    const start = nextLine() ?? ''
     const head: MessageHead = { method: '', target: '', status: 0, reason: '', version: '', headers: [], headerBytes: bytes.length }
     if (this.#kind === 'request') {
-      const m = REQUEST_LINE.exec(start)
-      if (!m) {
+      if (!parseRequestLine(start, head)) {
         this.#h.onError(`bad request line '${start.slice(0, 60)}'`)
         return undefined
       }
-      head.method = m[1]!
-      head.target = m[2]!
-      head.version = m[3]!
-    } else {
-      const m = STATUS_LINE.exec(start)
-      if (!m) {
-        this.#h.onError(`bad status line '${start.slice(0, 60)}'`)
-        return undefined
-      }
-      head.version = m[1]!
-      head.status = Number(m[2])
-      head.reason = m[3] ?? ''
+    } else if (!parseStatusLine(start, head)) {
+      this.#h.onError(`bad status line '${start.slice(0, 60)}'`)
+      return undefined
     }
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!
+    for (let line = nextLine(); line !== undefined; line = nextLine()) {
       if (line === '') break
       if (line[0] === ' ' || line[0] === '\t') {
         // Obsolete line folding (RFC 9112 §5.2): append to the previous value.
@@ -331,9 +414,13 @@ export class MessageParser {
       }
       const colon = line.indexOf(':')
       if (colon <= 0) continue
-      const name = line.slice(0, colon)
-      if (!HEADER_NAME.test(name)) continue
-      head.headers.push({ name, value: line.slice(colon + 1).trim() })
+      if (!isToken(line, colon)) continue
+      // The value without surrounding whitespace (what `.trim()` removes), in one slice.
+      let a = colon + 1
+      let b = line.length
+      while (a < b && isSpace(line.charCodeAt(a))) a++
+      while (b > a && isSpace(line.charCodeAt(b - 1))) b--
+      head.headers.push({ name: line.slice(0, colon), value: line.slice(a, b) })
     }
     return head
   }
@@ -342,7 +429,9 @@ export class MessageParser {
 /** First value of a header, case-insensitively. */
 export function headerValue(headers: readonly Header[], name: string): string | undefined {
   const lower = name.toLowerCase()
-  for (const h of headers) if (h.name?.toLowerCase() === lower) return h.value ?? ''
+  for (const h of headers) {
+    if (h.name != null && equalsLowerCase(h.name, lower)) return h.value ?? ''
+  }
   return undefined
 }
 

@@ -55,6 +55,7 @@ export interface FrameHeader {
   ts: number
 }
 
+/** The reader's one FrameHeader object is reused for every frame: copy what you keep. */
 export interface FrameHandler {
   /** A whole non-DATA frame, payload included (valid only during the call). */
   onFrame(f: FrameHeader, payload: Uint8Array): void
@@ -82,7 +83,7 @@ export class FrameReader {
   #prefacePos = 0
   readonly #hdr = new Uint8Array(9)
   #hdrLen = 0
-  #frame: FrameHeader = { length: 0, type: 0, flags: 0, streamId: 0, ts: 0 }
+  readonly #frame: FrameHeader = { length: 0, type: 0, flags: 0, streamId: 0, ts: 0 }
   #mode: Mode = 'skip'
   #pos = 0
   #buf: Uint8Array = new Uint8Array(0)
@@ -120,12 +121,20 @@ export class FrameReader {
           if (++this.#prefacePos === CLIENT_PREFACE.length) this.#phase = 'header'
           break
         case 'header': {
-          if (this.#hdrLen === 0) this.#frame = { length: 0, type: 0, flags: 0, streamId: 0, ts }
+          if (this.#hdrLen === 0) {
+            this.#frame.ts = ts
+            if (n - o >= 9) {
+              // The whole header is in this piece (the usual case): read it in place.
+              this.#startFrame(data, o)
+              o += 9
+              break
+            }
+          }
           const take = Math.min(9 - this.#hdrLen, n - o)
-          this.#hdr.set(data.subarray(o, o + take), this.#hdrLen)
+          for (let i = 0; i < take; i++) this.#hdr[this.#hdrLen + i] = data[o + i]!
           this.#hdrLen += take
           o += take
-          if (this.#hdrLen === 9) this.#startFrame()
+          if (this.#hdrLen === 9) this.#startFrame(this.#hdr, 0)
           break
         }
         case 'payload':
@@ -158,14 +167,14 @@ export class FrameReader {
     return false
   }
 
-  #startFrame(): void {
-    const h = this.#hdr
+  /** Starts the frame whose 9-byte header is at `h[o]` (§4.1). */
+  #startFrame(h: Uint8Array, o: number): void {
     const f = this.#frame
-    f.length = (h[0]! << 16) | (h[1]! << 8) | h[2]!
-    f.type = h[3]!
-    f.flags = h[4]!
+    f.length = (h[o]! << 16) | (h[o + 1]! << 8) | h[o + 2]!
+    f.type = h[o + 3]!
+    f.flags = h[o + 4]!
     // The reserved bit is ignored on receipt (§4.1).
-    f.streamId = ((h[5]! & 0x7f) << 24) | (h[6]! << 16) | (h[7]! << 8) | h[8]!
+    f.streamId = ((h[o + 5]! & 0x7f) << 24) | (h[o + 6]! << 16) | (h[o + 7]! << 8) | h[o + 8]!
     this.#hdrLen = 0
     this.#pos = 0
     if (f.type === FRAME_DATA) {
@@ -176,10 +185,6 @@ export class FrameReader {
         return this.#fatal('padded DATA without a pad length')
     } else if (f.length <= this.#maxBuffered) {
       this.#mode = 'buffer'
-      if (this.#buf.length < f.length)
-        this.#buf = new Uint8Array(
-          Math.max(f.length, Math.min(this.#buf.length * 2, this.#maxBuffered))
-        )
     } else if (
       f.type === FRAME_HEADERS ||
       f.type === FRAME_CONTINUATION ||
@@ -197,6 +202,14 @@ export class FrameReader {
     const f = this.#frame
     const take = Math.min(f.length - this.#pos, data.length - o)
     if (this.#mode === 'buffer') {
+      if (this.#pos === 0 && take === f.length) {
+        // The whole payload is in this piece (the usual case): hand it over without copying.
+        this.#pos = take
+        this.#phase = 'header'
+        this.#h.onFrame(f, data.subarray(o, o + take))
+        return o + take
+      }
+      if (this.#buf.length < f.length) this.#grow(f.length)
       this.#buf.set(data.subarray(o, o + take), this.#pos)
     } else if (this.#mode === 'data') {
       let from = o
@@ -226,6 +239,13 @@ export class FrameReader {
     this.#phase = 'header'
     if (this.#mode === 'data') this.#h.onDataEnd(f)
     else if (this.#mode === 'buffer') this.#h.onFrame(f, this.#buf.subarray(0, f.length))
+  }
+
+  /** Room for a `length`-byte payload pieced together from several segments. */
+  #grow(length: number): void {
+    const next = new Uint8Array(Math.max(length, Math.min(this.#buf.length * 2, this.#maxBuffered)))
+    next.set(this.#buf.subarray(0, this.#pos))
+    this.#buf = next
   }
 
   #fatal(reason: string): void {

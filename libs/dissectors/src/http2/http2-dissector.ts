@@ -12,7 +12,7 @@ import type { HeaderField } from '../hpack/decoder.js'
 import { HpackDecoder } from '../hpack/decoder.js'
 import { splitTarget } from '../http1/http1-dissector.js'
 import type { MessageHead } from '../http1/message-parser.js'
-import { BoundedBytes } from '../util/bytes.js'
+import { BoundedBytes, equalsLowerCase, utf8Bytes } from '../util/bytes.js'
 import type { FrameHeader } from './frames.js'
 import {
   CLIENT_PREFACE,
@@ -85,8 +85,11 @@ function isUpgradeInit(init: unknown): init is H2cUpgradeInit {
   )
 }
 
-const headerValue = (headers: readonly Header[], name: string): string | undefined =>
-  headers.find((h) => h.name?.toLowerCase() === name)?.value ?? undefined
+const headerValue = (headers: readonly Header[], name: string): string | undefined => {
+  for (const h of headers)
+    if (h.name != null && equalsLowerCase(h.name, name)) return h.value ?? undefined
+  return undefined
+}
 
 /** base64url without padding (RFC 7540 §3.2.1, HTTP2-Settings); undefined when malformed. */
 function base64UrlDecode(s: string): Uint8Array | undefined {
@@ -306,7 +309,8 @@ class Http2Session implements DissectorSession {
       promisedId,
       endStream: !push && (f.flags & FLAG_END_STREAM) !== 0,
       ts: f.ts,
-      parts: [fragment.slice()],
+      // A complete block is decoded before this call returns: no copy needed (the usual case).
+      parts: [(f.flags & FLAG_END_HEADERS) !== 0 ? fragment : fragment.slice()],
       size: fragment.length,
     }
     if ((f.flags & FLAG_END_HEADERS) !== 0) this.#finishBlock(block)
@@ -379,7 +383,7 @@ class Http2Session implements DissectorSession {
       else if (h.name === ':path') path = h.value
       else if (h.name.startsWith(':'))
         continue // :scheme, :authority, :protocol (§8.3.1)
-      else regular.push({ name: h.name, value: h.value })
+      else regular.push(h) // the decoder's fresh { name, value }: no copy needed
     }
     s.method = method
     s.target = path
@@ -410,7 +414,7 @@ class Http2Session implements DissectorSession {
     let status: number | undefined
     for (const h of fields) {
       if (h.name === ':status') status = Number.parseInt(h.value, 10)
-      else if (!h.name.startsWith(':')) regular.push({ name: h.name, value: h.value })
+      else if (!h.name.startsWith(':')) regular.push(h)
     }
     if (s.respHeaders === undefined) {
       // §8.1: 1xx responses (100 Continue, 103 Early Hints) precede the final one.
@@ -526,11 +530,10 @@ class Http2Session implements DissectorSession {
     })
     // The preview shows the messages decoded; sizes stay those of the bytes on the wire.
     const maxChars = this.#ctx.limits.maxBodyBytes
-    const enc = new TextEncoder()
     if (call.reqBody && call.reqBody.length > 0)
-      call.reqBody = enc.encode(renderGrpcMessages(call.reqBody, maxChars))
+      call.reqBody = utf8Bytes(renderGrpcMessages(call.reqBody, maxChars))
     if (call.respBody && call.respBody.length > 0)
-      call.respBody = enc.encode(renderGrpcMessages(call.respBody, maxChars))
+      call.respBody = utf8Bytes(renderGrpcMessages(call.respBody, maxChars))
   }
 }
 

@@ -5,14 +5,74 @@
 // building the string in JS on the hot path).
 const latin1Decoder = new TextDecoder('latin1')
 
+/**
+ * Short ASCII strings are built char by char: a TextDecoder call costs more than a dozen chars,
+ * and below 13 chars V8 makes flat strings of the concatenations (no cons strings).
+ */
+const SHORT_STRING = 12
+
 /** Latin-1 decoding: one char per byte, which is what HTTP/1 header octets are (RFC 9110 §5.5). */
 export function latin1(bytes: Uint8Array, start = 0, end = bytes.length): string {
+  if (end - start <= SHORT_STRING && start >= 0 && end <= bytes.length) {
+    let s = ''
+    for (let i = start; i < end; i++) {
+      const c = bytes[i]!
+      // Above 0x7f the label's mapping matters (WHATWG says windows-1252, Node's decoder gives
+      // ISO-8859-1): those bytes are left to the decoder, whatever it does.
+      if (c > 0x7f) return latin1Decoder.decode(bytes.subarray(start, end))
+      s += String.fromCharCode(c)
+    }
+    return s
+  }
   return latin1Decoder.decode(bytes.subarray(start, end))
+}
+
+/**
+ * `s.toLowerCase() === lower` without making the lower-case copy when `s` is ASCII (header names
+ * are): a header lookup compares every name of a message.
+ */
+export function equalsLowerCase(s: string, lower: string): boolean {
+  const n = s.length
+  if (n === lower.length) {
+    for (let i = 0; i < n; i++) {
+      let c = s.charCodeAt(i)
+      if (c > 0x7f) return s.toLowerCase() === lower
+      if (c >= 0x41 && c <= 0x5a) c |= 0x20
+      // An ASCII char lower-cases in place, whatever follows: a mismatch here is final.
+      if (c !== lower.charCodeAt(i)) return false
+    }
+    return true
+  }
+  // Different lengths can still match only through a non-ASCII char (U+0130 lower-cases to two).
+  for (let i = 0; i < n; i++) if (s.charCodeAt(i) > 0x7f) return s.toLowerCase() === lower
+  return false
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: false })
 
 export const decodeUtf8 = (bytes: Uint8Array): string => utf8.decode(bytes)
+
+const utf8Encoder = new TextEncoder()
+
+/**
+ * `new TextEncoder().encode(s)`. A short ASCII string (a gRPC preview line) is copied char by
+ * char into a small array V8 keeps on its heap, which costs far less than the native call and
+ * its separately allocated buffer.
+ */
+export function utf8Bytes(s: string): Uint8Array {
+  const n = s.length
+  if (n <= 64) {
+    const out = new Uint8Array(n)
+    let i = 0
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i)
+      if (c > 0x7f) break
+      out[i] = c
+    }
+    if (i === n) return out
+  }
+  return utf8Encoder.encode(s)
+}
 
 /** Index just after `\r\n\r\n` (or a bare `\n\n`) at or after `from`, or -1. */
 export function findHeadEnd(b: Uint8Array, from: number, end: number): number {
@@ -30,6 +90,8 @@ export function indexOfLf(b: Uint8Array, from: number, end = b.length): number {
   return i >= 0 && i < end ? i : -1
 }
 
+const EMPTY = new Uint8Array(0)
+
 /** A bounded byte collector: keeps the first `limit` bytes, counts all of them. */
 export class BoundedBytes {
   #parts: Uint8Array[] = []
@@ -43,9 +105,10 @@ export class BoundedBytes {
 
   push(chunk: Uint8Array): void {
     this.total += chunk.length
-    if (this.#kept >= this.limit) return
-    const take = chunk.subarray(0, this.limit - this.#kept)
-    this.#parts.push(take.slice())
+    const room = this.limit - this.#kept
+    if (room <= 0) return
+    const take = chunk.length <= room ? chunk.slice() : chunk.slice(0, room)
+    this.#parts.push(take)
     this.#kept += take.length
   }
 
@@ -60,6 +123,8 @@ export class BoundedBytes {
 
   bytes(): Uint8Array {
     if (this.#parts.length === 1) return this.#parts[0]!
+    // Most requests have no body: one shared empty array rather than a new one per message.
+    if (this.#parts.length === 0) return EMPTY
     const out = new Uint8Array(this.#kept)
     let o = 0
     for (const p of this.#parts) {

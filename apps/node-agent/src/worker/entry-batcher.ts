@@ -1,5 +1,5 @@
 import type { Entry } from '@tapwire/wire'
-import { encodeEntryBatch } from '@tapwire/wire'
+import { EntryBatchWriter } from '@tapwire/wire'
 import type { EntryBatchMessage } from './protocol.js'
 
 export interface EntryBatcherOptions {
@@ -7,63 +7,55 @@ export interface EntryBatcherOptions {
   bootId: string
   /** A batch is sealed at this many entries... */
   maxEntries?: number
-  /** ...or at roughly this many encoded bytes (NATS max_payload defaults to 1 MiB). */
+  /** ...or once its encoded entries reach this many bytes (NATS max_payload defaults to 1 MiB). */
   maxBytes?: number
   send: (msg: EntryBatchMessage) => void
 }
 
-/** Rough encoded size of an entry, enough to keep messages under the payload limit. */
-function approxSize(e: Entry): number {
-  let n = 200 + (e.reqBody?.length ?? 0) + (e.respBody?.length ?? 0) + (e.url?.length ?? 0)
-  for (const h of e.reqHeaders ?? []) n += (h.name?.length ?? 0) + (h.value?.length ?? 0) + 4
-  for (const h of e.respHeaders ?? []) n += (h.name?.length ?? 0) + (h.value?.length ?? 0) + 4
-  return n
-}
-
-/** Packs entries into EntryBatch messages: many entries per NATS message. */
+/**
+ * Packs entries into EntryBatch messages: many entries per NATS message. Each entry is encoded as
+ * it is added (EntryBatchWriter), while it is still in the CPU cache, and is garbage at once.
+ */
 export class EntryBatcher {
   readonly #opts: Required<Omit<EntryBatcherOptions, 'send'>> & Pick<EntryBatcherOptions, 'send'>
-  #entries: Entry[] = []
-  #bytes = 0
+  readonly #writer = new EntryBatchWriter()
   #seq = 0
+  #oldest = Infinity
+  #newest = 0
 
   constructor(opts: EntryBatcherOptions) {
     this.#opts = { maxEntries: 1000, maxBytes: 512 * 1024, ...opts }
   }
 
   get pending(): number {
-    return this.#entries.length
+    return this.#writer.count
   }
 
   add(e: Entry): void {
-    const size = approxSize(e)
-    if (this.#entries.length > 0 && this.#bytes + size > this.#opts.maxBytes) this.flush()
-    this.#entries.push(e)
-    this.#bytes += size
-    if (this.#entries.length >= this.#opts.maxEntries) this.flush()
+    this.#writer.add(e)
+    const ts = e.ts ?? 0
+    if (ts < this.#oldest) this.#oldest = ts
+    if (ts > this.#newest) this.#newest = ts
+    // One entry is bounded by the preview and header limits (tens of KiB), so sealing after the
+    // add keeps a message well under NATS max_payload (1 MiB by default).
+    if (this.#writer.count >= this.#opts.maxEntries || this.#writer.byteLength >= this.#opts.maxBytes) this.flush()
   }
 
   flush(): void {
-    if (this.#entries.length === 0) return
-    const entries = this.#entries
-    this.#entries = []
-    this.#bytes = 0
+    const count = this.#writer.count
+    if (count === 0) return
     const seq = ++this.#seq
-    let oldest = Infinity
-    let newest = 0
-    for (const e of entries) {
-      const ts = e.ts ?? 0
-      if (ts < oldest) oldest = ts
-      if (ts > newest) newest = ts
-    }
     const { node, bootId } = this.#opts
-    this.#opts.send({
+    const msg: EntryBatchMessage = {
       type: 'entries',
-      bytes: encodeEntryBatch({ node, seq, entries }),
-      count: entries.length,
+      bytes: this.#writer.finish(node, seq),
+      count,
       msgId: `${node}-${bootId}-${seq}`,
-      oldestTs: oldest,
-      newestTs: newest,
-    })
+      oldestTs: this.#oldest,
+      newestTs: this.#newest,
+    }
+    this.#oldest = Infinity
+    this.#newest = 0
+    this.#opts.send(msg)
   }
 }

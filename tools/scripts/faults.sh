@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `npm run test:faults`: the fault suites on real parts (nats-server, the built hub and agent,
 # loopback capture), each bounded in time: NATS stopped for 20 s under traffic (within and beyond
-# the publish buffer), agent SIGKILL and restart on the same data dir, a frozen (SIGSTOP) hub, and
-# the hub SIGKILL during ingest (apps/e2e/src/hub-restart.test.ts, also part of `npm test`).
+# the publish buffer), agent SIGKILL and restart on the same data dir, a frozen (SIGSTOP) hub, the
+# snapshot storage quota filled (507, and a transfer crossing it), and the hub SIGKILL during ingest
+# (apps/e2e/src/hub-restart.test.ts, also part of `npm test`). Every file in apps/e2e/src/faults/ runs.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false

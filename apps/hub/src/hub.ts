@@ -127,6 +127,11 @@ export class Hub {
       resolver_ready: ['1 when the resolver answers from a complete table', this.resolver.ready ? 1 : 0],
       resolver_records: ['IP history records kept', this.resolver.stats().history.records],
       resolver_dropped_total: ['IP history records dropped (retention or cap)', this.resolver.stats().history.droppedExpired + this.resolver.stats().history.droppedOverCap],
+      snapshot_used_bytes: ['Bytes under <data-dir>/snapshots, transfers in flight included', this.snapshots.usedBytes()],
+      snapshot_quota_bytes: ['The snapshot storage quota (--snapshot-quota)', this.snapshots.quotaBytes],
+      snapshot_quota_refusals_total: ['Snapshot creates refused with 507: quota used up', this.snapshots.quotaStats().refusals],
+      snapshot_quota_failures_total: ['Snapshots failed while collecting: they would have crossed the quota', this.snapshots.quotaStats().failures],
+      snapshot_quota_discarded_bytes_total: ['Bytes received by those snapshots and removed again', this.snapshots.quotaStats().discardedBytes],
     })
   }
 }

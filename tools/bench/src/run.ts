@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { benchHttp1Replay } from './http1-replay.js'
+import { benchExport } from './export-merge.js'
 import { benchHubQuery } from './hub-query.js'
 import { benchLoad } from './load-http.js'
 import { benchMixedReplay } from './mixed-replay.js'
@@ -54,6 +55,10 @@ try {
     // The longest (about 8 minutes): sustained live capture vs tcpdump (also `npm run test:load`).
     console.log('bench: live capture under load vs tcpdump')
     replaceSection(md, 'load', await benchLoad())
+  }
+  if (want('export-merge')) {
+    console.log('bench: merged PCAP export vs mergecap, and the slice transfer over NATS')
+    replaceSection(md, 'export', await benchExport(dir, Number(process.env.BENCH_EXPORT_MIB ?? 1100), Number(process.env.BENCH_SLICE_MIB ?? 300)))
   }
   console.log(`bench: wrote ${md}`)
 } finally {

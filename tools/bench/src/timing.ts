@@ -3,6 +3,8 @@ import { spawn } from 'node:child_process'
 export interface Timed {
   seconds: number
   maxRssMiB: number
+  /** User + system CPU seconds. */
+  cpuS: number
   stdout: string
 }
 
@@ -13,7 +15,7 @@ export interface Timed {
 export function timeCommand(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Timed> {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint()
-    const child = spawn('/usr/bin/time', ['-f', 'TAPWIRE_TIME %e %M', cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
+    const child = spawn('/usr/bin/time', ['-f', 'TAPWIRE_TIME %e %M %U %S', cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
     let out = ''
     let err = ''
     child.stdout.on('data', (d: Buffer) => (out += d.toString()))
@@ -21,9 +23,9 @@ export function timeCommand(cmd: string, args: string[], env: NodeJS.ProcessEnv 
     child.once('error', reject)
     child.once('exit', (code) => {
       const wall = Number(process.hrtime.bigint() - start) / 1e9
-      const m = /TAPWIRE_TIME ([\d.]+) (\d+)/.exec(err)
+      const m = /TAPWIRE_TIME ([\d.]+) (\d+) ([\d.]+) ([\d.]+)/.exec(err)
       if (code !== 0 || !m) return reject(new Error(`${cmd} failed (${code}): ${err.slice(-2000)}`))
-      resolve({ seconds: wall, maxRssMiB: Number(m[2]) / 1024, stdout: out })
+      resolve({ seconds: wall, maxRssMiB: Number(m[2]) / 1024, cpuS: Number(m[3]) + Number(m[4]), stdout: out })
     })
   })
 }

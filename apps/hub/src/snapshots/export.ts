@@ -1,14 +1,13 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
+import type { ServerResponse } from 'node:http'
 import { open } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { PassThrough } from 'node:stream'
 import { DecodeStatus, decodePacket, newDecodedPacket } from '@tapwire/packet'
-import type { CaptureRecord, MergeSource, WritableLike } from '@tapwire/pcap'
-import { PcapWriter, PcapngWriter, mergeByTimeTagged, openCapture } from '@tapwire/pcap'
+import type { ByteChunks } from '@tapwire/pcap'
+import { PcapMerge, fileChunks, streamChunks } from '@tapwire/pcap'
 import type { Entry } from '@tapwire/wire'
 import { ApiError, ErrorCode } from '../errors.js'
-import { pcapStreamBatches } from './pcap-stream.js'
 import type { SnapshotManifest } from './snapshot-manager.js'
 
 export interface ExportOptions {
@@ -197,152 +196,157 @@ export async function planExport(
   return { inputs, missing, options }
 }
 
-/**
- * A byte sink over a PassThrough that never waits forever: once the client is gone (the stream is
- * destroyed) every write rejects, which stops the merge and the tcpdump children.
- */
-function streamSink(out: PassThrough): WritableLike {
-  return {
-    write(chunk: Uint8Array): Promise<void> | undefined {
-      if (out.destroyed) return Promise.reject(new Error('download aborted'))
-      if (out.write(chunk)) return undefined
-      return new Promise((resolve, reject) => {
-        const done = (): void => {
-          out.off('drain', done)
-          out.off('close', done)
-          if (out.destroyed && out.writableNeedDrain) reject(new Error('download aborted'))
-          else resolve()
-        }
-        out.on('drain', done)
-        out.on('close', done)
-      })
-    },
-  }
+/** A running export: its bytes go out one of two ways, once; `done` says how it ended. */
+export interface ExportRun {
+  /**
+   * The capture as a web stream (in-process callers: MCP, tests); the reader pulls it, so its pace
+   * is the backpressure. Every piece is fresh memory, since the reader may keep it.
+   */
+  stream(): ReadableStream<Uint8Array>
+  /**
+   * The capture written straight to a Node response (the HTTP server's path): each piece is
+   * reused once the socket has taken it, and the socket's 'drain' is the backpressure.
+   */
+  writeTo(res: ServerResponse, headers: Record<string, string>): Promise<void>
+  /** Resolves once the last byte was produced; rejects when the export failed or was abandoned. */
+  done: Promise<{ packets: number; bytes: number }>
+}
+
+/** Resolves on 'drain'; rejects if the response closes first (the client went away). */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (): void => {
+      res.off('drain', done)
+      res.off('close', done)
+      if (res.writableNeedDrain) reject(new Error('download aborted'))
+      else resolve()
+    }
+    res.on('drain', done)
+    res.on('close', done)
+  })
+}
+
+/** One node file through `tcpdump -r FILE -w - FILTER`, failing if tcpdump does. */
+function bpfSource(path: string, filter: string, children: ChildProcess[]): ByteChunks {
+  const child = spawn(TCPDUMP, ['-r', path, '-w', '-', '--time-stamp-precision=nano', '--', filter], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  children.push(child)
+  let err = ''
+  child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)))
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)))
+  return streamChunks(
+    (async function* () {
+      yield* child.stdout as AsyncIterable<Uint8Array>
+      const code = await exited
+      if (code !== 0 && child.signalCode === null)
+        throw new Error(`tcpdump exited ${String(code)}: ${err.trim()}`)
+    })()
+  )
 }
 
 /**
  * The merged export: one source per node file (through `tcpdump -r FILE -w - FILTER` when a BPF
- * filter is given: the real libpcap filter, without loading libpcap into the hub), time and
- * connection filters in JS, a k-way merge by timestamp (mergecap's order: a cross-node tie goes to
- * the later node), and a streaming pcap (ns) or pcapng writer. Memory is one read chunk per node and the
- * writer's buffer; the PassThrough's backpressure paces everything to the client.
+ * filter is given: the real libpcap filter, without loading libpcap into the hub), the time and
+ * connection filters, and the k-way merge by timestamp of libs/pcap's PcapMerge, which copies each
+ * record into large output pieces as it is (pcap) or frames it as an EPB with one interface per node
+ * (pcapng). Order is mergecap's: a cross-node tie goes to the later node. Memory is two 512 KiB read
+ * buffers per node plus the few 512 KiB pieces the response holds, whatever the snapshot size.
  */
-export function runExport(
-  plan: ExportPlan,
-  out: PassThrough,
-  log: (m: string) => void
-): Promise<{ packets: number }> {
+export function runExport(plan: ExportPlan, log: (m: string) => void): ExportRun {
   const { options } = plan
   const children: ChildProcess[] = []
-  const lo = options.startMs
-  const hi = options.endMs
   const conns = options.connections
-  const keep = (
-    r: CaptureRecord,
-    linkType: number,
-    scratch: ReturnType<typeof newDecodedPacket>
-  ): boolean => {
-    if (lo !== undefined || hi !== undefined) {
-      const ms = r.tsSec * 1000 + r.tsNsec / 1e6
-      if (lo !== undefined && ms < lo) return false
-      if (hi !== undefined && ms > hi) return false
-    }
-    if (conns !== undefined) {
-      const k = connectionKeyOfPacket(linkType, r.data, scratch)
-      if (k === undefined || !conns.has(k)) return false
-    }
-    return true
-  }
-  const sources: MergeSource<CaptureRecord>[] = plan.inputs.map((input) => {
-    const scratch = newDecodedPacket()
-    const batches = async function* (): AsyncGenerator<CaptureRecord[]> {
-      let raw: AsyncIterable<CaptureRecord[]>
-      let reader: Awaited<ReturnType<typeof openCapture>> | undefined
-      if (options.bpf !== undefined) {
-        const child = spawn(
-          TCPDUMP,
-          ['-r', input.path, '-w', '-', '--time-stamp-precision=nano', '--', options.bpf],
-          {
-            stdio: ['ignore', 'pipe', 'pipe'],
-          }
-        )
-        children.push(child)
-        let err = ''
-        child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)))
-        const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)))
-        raw = (async function* () {
-          yield* pcapStreamBatches(child.stdout)
-          const code = await exited
-          if (code !== 0 && child.signalCode === null)
-            throw new Error(`tcpdump exited ${String(code)}: ${err.trim()}`)
-        })()
-      } else {
-        reader = await openCapture(input.path, { chunkSize: 1 << 20 })
-        raw = reader.batches()
-      }
-      try {
-        for await (const b of raw) {
-          const kept =
-            conns === undefined && lo === undefined && hi === undefined
-              ? b
-              : b.filter((r) => keep(r, input.linkType, scratch))
-          if (kept.length > 0) yield kept
-        }
-      } finally {
-        await reader?.close()
-      }
-    }
-    const it = batches()
-    return {
-      batches: () => it,
-      [Symbol.asyncIterator]: async function* () {
-        for await (const b of it) yield* b
-      },
-    } as MergeSource<CaptureRecord>
+  const scratch = newDecodedPacket()
+  const sources = plan.inputs.map((input) =>
+    options.bpf !== undefined ? bpfSource(input.path, options.bpf, children) : fileChunks(input.path)
+  )
+  const merge = new PcapMerge(sources, {
+    format: options.format,
+    resolution: 'ns',
+    ties: 'last',
+    startMs: options.startMs,
+    endMs: options.endMs,
+    keep:
+      conns === undefined
+        ? undefined
+        : (data, src) => {
+            const k = connectionKeyOfPacket(plan.inputs[src]!.linkType, data, scratch)
+            return k !== undefined && conns.has(k)
+          },
+    interfaces: plan.inputs.map((i) => ({ name: i.node, description: `${i.node}:${i.iface}` })),
+    snapLen: Math.max(...plan.inputs.map((i) => i.snapLen)),
   })
-  const sink = streamSink(out)
-  const snapLen = Math.max(...plan.inputs.map((i) => i.snapLen))
-  const writer =
-    options.format === 'pcapng'
-      ? new PcapngWriter(sink, {
-          interfaces: plan.inputs.map((i) => ({
-            linkType: i.linkType,
-            name: i.node,
-            description: `${i.node}:${i.iface}`,
-            snapLen,
-          })),
-        })
-      : new PcapWriter(sink, { linkType: plan.inputs[0]!.linkType, resolution: 'ns', snapLen })
-  const run = async (): Promise<{ packets: number }> => {
-    let packets = 0
-    // write() returns the same settled promise until a buffer flush is pending: await only changes.
-    let last: Promise<void> | undefined
+  let settle: { resolve: (r: { packets: number; bytes: number }) => void; reject: (e: Error) => void }
+  const done = new Promise<{ packets: number; bytes: number }>(
+    (resolve, reject) => (settle = { resolve, reject })
+  )
+  done.catch(() => undefined)
+  let finished = false
+  const finish = async (e?: Error): Promise<void> => {
+    if (finished) return
+    finished = true
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM')
+    await merge.close()
+    if (e === undefined) settle.resolve({ packets: merge.packets, bytes: merge.bytes })
+    else settle.reject(e)
+  }
+  const read = async (): Promise<Uint8Array | null> => {
     try {
-      // mergecap (Wireshark 4.0, merge.c is_earlier) gives a cross-file timestamp tie to the LAST
-      // file; mergeByTime gives it to the first source. Feeding the sources reversed reproduces
-      // mergecap's order exactly, so an export compares packet for packet with `mergecap`.
-      const reversed = [...sources].reverse()
-      const last0 = sources.length - 1
-      for await (const { source, record } of mergeByTimeTagged(reversed)) {
-        const p = writer.write(
-          options.format === 'pcapng' ? { ...record, ifIndex: last0 - source } : record
-        )
-        if (p !== last) {
-          last = p
-          await p
-        }
-        packets++
-      }
-      await writer.close({ end: false })
-      out.end()
-      return { packets }
+      return await merge.read()
     } catch (e) {
       log(`export: ${(e as Error).message}`)
-      out.destroy(e as Error)
       throw e
-    } finally {
-      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM')
     }
   }
-  return run()
+  return {
+    done,
+    stream: () =>
+      new ReadableStream<Uint8Array>(
+        {
+          async pull(controller) {
+            let piece: Uint8Array | null
+            try {
+              piece = await read()
+            } catch (e) {
+              controller.error(e)
+              return finish(e as Error)
+            }
+            if (piece !== null) return controller.enqueue(piece)
+            controller.close()
+            await finish()
+          },
+          cancel: () => finish(new Error('download aborted')),
+        },
+        // One piece is produced ahead while the reader takes the previous one.
+        { highWaterMark: 1 }
+      ),
+    async writeTo(res, headers) {
+      try {
+        res.writeHead(200, headers)
+        const ahead = (): Promise<Uint8Array | null> => {
+          const p = read()
+          // Awaited below; this only keeps a read abandoned by an abort from going unhandled.
+          p.catch(() => undefined)
+          return p
+        }
+        let next = ahead()
+        for (let piece = await next; piece !== null; piece = await next) {
+          if (res.destroyed) throw new Error('download aborted')
+          const p = piece
+          const more = res.write(p, (err) => {
+            if (!err) merge.release(p)
+          })
+          // Merge the next piece while the socket sends this one.
+          next = ahead()
+          if (!more) await drained(res)
+        }
+        await new Promise<void>((resolve) => res.end(resolve))
+        await finish()
+      } catch (e) {
+        res.destroy()
+        await finish(e as Error)
+      }
+    },
+  }
 }

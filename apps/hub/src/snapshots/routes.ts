@@ -1,4 +1,6 @@
-import { PassThrough, Readable } from 'node:stream'
+import { ServerResponse } from 'node:http'
+import type { IncomingMessage } from 'node:http'
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import type { Context, Hono } from 'hono'
 import { PCAP_MIME, PCAPNG_MIME } from '@tapwire/pcap'
 import { ApiError, ErrorCode } from '../errors.js'
@@ -145,10 +147,15 @@ export function mountSnapshots(app: Hono, deps: SnapshotRoutesDeps, audit: Audit
       c,
       `snapshot export ${m.name} format=${format}${filters.length ? ` ${filters.join(' ')}` : ''}`
     )
-    const out = new PassThrough({ highWaterMark: 1 << 20 })
     const started = Date.now()
-    runExport(plan, out, (msg) => deps.log?.(msg)).then(
-      (r) => deps.log?.(`export ${m.name}: ${r.packets} packets in ${Date.now() - started} ms`),
+    const run = runExport(plan, (msg) => deps.log?.(msg))
+    run.done.then(
+      (r) => {
+        const ms = Date.now() - started
+        deps.log?.(
+          `export ${m.name}: ${r.packets} packets, ${r.bytes} bytes in ${ms} ms (${(r.bytes / 1e3 / Math.max(1, ms)).toFixed(0)} MB/s)`
+        )
+      },
       () => undefined
     )
     const ext = format === 'pcapng' ? 'pcapng' : 'pcap'
@@ -158,6 +165,13 @@ export function mountSnapshots(app: Hono, deps: SnapshotRoutesDeps, audit: Audit
       'cache-control': 'no-store',
     }
     if (plan.missing.length > 0) headers['x-tapwire-missing-nodes'] = plan.missing.join(',')
-    return new Response(Readable.toWeb(out), { status: 200, headers })
+    // Served by @hono/node-server: write to the socket directly, reusing the output pieces.
+    // In-process callers (MCP's app.request, tests) get a web stream.
+    const outgoing: unknown = (c.env as { outgoing?: unknown } | undefined)?.outgoing
+    if (outgoing instanceof ServerResponse) {
+      void run.writeTo(outgoing as ServerResponse<IncomingMessage>, headers)
+      return RESPONSE_ALREADY_SENT
+    }
+    return new Response(run.stream(), { status: 200, headers })
   })
 }

@@ -85,11 +85,22 @@ export interface SnapshotManagerOptions {
   chunkTimeoutMs?: number
 }
 
+/** A collection would take the snapshot storage past `--snapshot-quota`. */
 export class QuotaExceededError extends Error {
   constructor(quota: number) {
     super(`snapshot storage quota of ${quota} bytes exceeded`)
     this.name = 'QuotaExceededError'
   }
+}
+
+/** What the quota turned away, since the hub started (exported as hub metrics). */
+export interface SnapshotQuotaStats {
+  /** Creates answered 507: the quota was used up before the snapshot started. */
+  refusals: number
+  /** Snapshots failed while collecting because they would have crossed the quota. */
+  failures: number
+  /** Bytes those snapshots had received, all removed again. */
+  discardedBytes: number
 }
 
 const MANIFEST = 'manifest.json'
@@ -113,6 +124,8 @@ async function duBytes(dir: string): Promise<number> {
     return 0
   }
   for (const n of names) {
+    // Files being received are counted from the transfers' own progress (usedBytes), once.
+    if (n.endsWith('.part')) continue
     const p = join(dir, n)
     try {
       const s = await stat(p)
@@ -129,6 +142,10 @@ interface Running {
   done: Promise<void>
   /** Bytes received so far per node (not yet in the manifest). */
   inflight: Map<string, number>
+  /** Set when one node's transfer would cross the quota: the whole snapshot fails. */
+  quotaHit: boolean
+  /** Bytes received by this snapshot's nodes that were removed again (quota). */
+  discarded: number
 }
 
 /**
@@ -148,6 +165,7 @@ export class SnapshotManager {
   #inUse: (name: string) => string | undefined = () => undefined
   #usedBase = 0
   #onDeleted: (name: string) => void = () => undefined
+  readonly #quota: SnapshotQuotaStats = { refusals: 0, failures: 0, discardedBytes: 0 }
 
   constructor(o: SnapshotManagerOptions) {
     this.#o = o
@@ -244,6 +262,11 @@ export class SnapshotManager {
     return { enabled, session_id: enabled ? h.toString(16).padStart(8, '0') : '' }
   }
 
+  quotaStats(): SnapshotQuotaStats {
+    return { ...this.#quota }
+  }
+
+  /** Bytes under the snapshots directory, plus what running transfers have received so far. */
   usedBytes(): number {
     let inflight = 0
     for (const r of this.#running.values()) for (const b of r.inflight.values()) inflight += b
@@ -288,6 +311,7 @@ export class SnapshotManager {
     this.#usedBase = await duBytes(this.dir)
     const used = this.usedBytes()
     if (used >= this.quotaBytes) {
+      this.#quota.refusals++
       throw new ApiError(
         507,
         ErrorCode.INSUFFICIENT_STORAGE,
@@ -322,7 +346,13 @@ export class SnapshotManager {
     this.#snaps.set(name, m)
     await writeJsonAtomic(join(sdir, MANIFEST), m)
     const abort = new AbortController()
-    const running: Running = { abort, inflight: new Map(), done: Promise.resolve() }
+    const running: Running = {
+      abort,
+      inflight: new Map(),
+      done: Promise.resolve(),
+      quotaHit: false,
+      discarded: 0,
+    }
     running.done = this.#collect(m, abort.signal, running).catch((e: Error) =>
       this.#o.log(`snapshots: ${name}: ${e.stack ?? e.message}`)
     )
@@ -356,10 +386,12 @@ export class SnapshotManager {
     }
     await Promise.all(m.nodes.map((n) => this.#collectNode(m, n, sdir, signal, running)))
     if (signal.aborted) return
+    const quotaReason = running.quotaHit ? await this.#failOnQuota(m, sdir, running) : undefined
     this.#summarise(m)
     const ok = m.nodes.filter((n) => n.status === 'completed').length
     m.status = ok === m.nodes.length ? 'completed' : ok > 0 ? 'partial' : 'failed'
-    if (m.status !== 'completed')
+    if (quotaReason !== undefined) m.reason = quotaReason
+    else if (m.status !== 'completed')
       m.reason = m.nodes
         .filter((n) => n.reason && n.status === 'failed')
         .map((n) => `${n.name}: ${n.reason}`)
@@ -420,21 +452,31 @@ export class SnapshotManager {
         ...(this.#o.chunkTimeoutMs ? { timeoutMs: this.#o.chunkTimeoutMs } : {}),
         onProgress: (bytes) => {
           if (signal.aborted) throw new Error('snapshot deleted')
+          // Another node of this snapshot crossed the quota: the snapshot is failing, stop too.
+          if (running.quotaHit) throw new QuotaExceededError(this.quotaBytes)
           running.inflight.set(n.name, bytes)
           n.size_bytes = bytes
-          let total = this.#usedBase
-          for (const b of running.inflight.values()) total += b
-          if (total > this.quotaBytes) throw new QuotaExceededError(this.quotaBytes)
+          // Every running collection counts, not only this one: they share the quota.
+          if (this.usedBytes() > this.quotaBytes) {
+            running.quotaHit = true
+            throw new QuotaExceededError(this.quotaBytes)
+          }
         },
       })
     } catch (e) {
+      const received = running.inflight.get(n.name) ?? 0
       running.inflight.delete(n.name)
       await unlink(part).catch(() => undefined)
+      if (e instanceof QuotaExceededError) {
+        running.discarded += received
+        return fail('quota')
+      }
       if (e instanceof NodeOfflineError) return fail('node offline (no agent answers)')
       return fail((e as Error).message)
     }
-    running.inflight.delete(n.name)
     await rename(part, join(sdir, n.file))
+    // From received (inflight) to stored (base) in one step, so the quota never misses the bytes.
+    running.inflight.delete(n.name)
     this.#usedBase += r.bytes
     n.status = 'completed'
     n.size_bytes = r.bytes
@@ -446,6 +488,37 @@ export class SnapshotManager {
     if ((st.ringOldestTs ?? 0) > m.start_ts) {
       n.reason = `the ring's oldest packet is newer than the window start: collected from ${Math.floor(st.ringOldestTs ?? 0)}`
     }
+  }
+
+  /**
+   * A node's transfer would have crossed the quota. A snapshot is one window of every node, and a
+   * user who asked for it wants all of it or a clear no: keeping the nodes that happened to finish
+   * first would look like a complete answer for some nodes and hold quota for a result nobody asked
+   * for. So the snapshot fails with reason quota, every file it received is removed (and counted),
+   * and its manifest stays to say why until it is deleted.
+   */
+  async #failOnQuota(m: SnapshotManifest, sdir: string, running: Running): Promise<string> {
+    const quotaFailed: NodeManifest[] = []
+    for (const n of m.nodes) {
+      if (n.status === 'completed') {
+        running.discarded += n.size_bytes
+        await unlink(join(sdir, n.file)).catch(() => undefined)
+        delete n.sha256
+      } else if (n.reason !== 'quota') continue // failed for its own reason (offline...): kept
+      n.status = 'failed'
+      n.size_bytes = 0
+      n.packet_count = 0
+      quotaFailed.push(n)
+    }
+    const reason = `quota: collecting this snapshot would exceed the snapshot storage quota of ${this.quotaBytes} bytes; the ${running.discarded} bytes received were removed (delete snapshots or choose a shorter window)`
+    for (const n of quotaFailed) n.reason = reason
+    this.#quota.failures++
+    this.#quota.discardedBytes += running.discarded
+    this.#usedBase = await duBytes(this.dir)
+    this.#o.log(
+      `snapshots: ${m.name} failed: quota of ${this.quotaBytes} bytes would be exceeded; removed ${running.discarded} bytes received`
+    )
+    return reason
   }
 
   #summarise(m: SnapshotManifest): void {

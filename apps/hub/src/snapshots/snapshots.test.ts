@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { PassThrough } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseCapture } from '@tapwire/pcap'
 import { tempDir } from '@tapwire/testing'
@@ -190,21 +191,58 @@ describe('SnapshotManager', () => {
     expect(s.reason).toMatch(/b: window outside its ring.*c: node offline/)
   })
 
-  it('answers 507 when the quota is used up and fails a node that would exceed it', async () => {
+  it('answers 507 when the quota is used up, leaving nothing behind', async () => {
     const small = make(600_100)
     await small.load()
+    const before = readdirSync(join(dir.path, 'snaps')).sort()
     await expect(small.create({ name: 's3', duration: '1m' })).rejects.toMatchObject({
       status: 507,
       code: 'INSUFFICIENT_STORAGE',
+      details: { used_bytes: small.usedBytes(), quota_bytes: 600_100 },
     })
+    expect(readdirSync(join(dir.path, 'snaps')).sort()).toEqual(before)
+    expect(small.quotaStats()).toEqual({ refusals: 1, failures: 0, discardedBytes: 0 })
     await small.delete('s2')
     await small.delete('s1')
     await small.create({ name: 's3', duration: '1m', nodes: ['a', 'b'] })
     await small.settled('s3')
     expect(small.get('s3').status).toBe('completed')
-    await small
-      .create({ name: 's4', duration: '1m', nodes: ['a'] })
-      .catch((e: ApiError) => expect(e.status).toBe(507))
+    // 600,010 bytes of packets plus the manifest: the quota is used up.
+    expect(small.usedBytes()).toBeGreaterThanOrEqual(600_100)
+    await expect(small.create({ name: 's4', duration: '1m', nodes: ['a'] })).rejects.toMatchObject({
+      status: 507,
+    })
+    await small.delete('s3')
+  })
+
+  it('fails a snapshot that would cross the quota while collecting: every node, files removed, counted', async () => {
+    // Room for b and c (15 bytes) but not for a's 600,000: a crosses at its third 256 KiB chunk.
+    const m = make(400_000)
+    await m.load()
+    const created = await m.create({ name: 'big', duration: '1m' })
+    expect(created.status).toBe('in_progress')
+    await m.settled('big')
+    const s = m.get('big')
+    expect(s.status).toBe('failed')
+    expect(s.reason).toMatch(/^quota: .*400000 bytes/)
+    expect(s.nodes.map((n) => [n.name, n.status, n.size_bytes, n.packet_count])).toEqual([
+      ['a', 'failed', 0, 0],
+      ['b', 'failed', 0, 0],
+      ['c', 'failed', 0, 0],
+    ])
+    // Only the manifest is left; what was received is counted: a's two chunks that fitted plus
+    // the third that crossed, and b's and c's files if they finished first.
+    expect(readdirSync(join(dir.path, 'snaps', 'big'))).toEqual(['manifest.json'])
+    const q = m.quotaStats()
+    expect(q.failures).toBe(1)
+    expect(q.discardedBytes).toBeGreaterThan(400_000 - 15)
+    expect(q.discardedBytes).toBeLessThanOrEqual(3 * 262_144 + 15)
+    // Nothing is still counted as in flight: a snapshot that fits succeeds.
+    await m.create({ name: 'fits', duration: '1m', nodes: ['b', 'c'] })
+    await m.settled('fits')
+    expect(m.get('fits').status).toBe('completed')
+    await m.delete('fits')
+    await m.delete('big')
   })
 
   it('reloads after a restart: an in_progress snapshot becomes failed (never completed)', async () => {
@@ -304,11 +342,12 @@ describe('merged export filters', () => {
 
   const exportTo = async (name: string, o: Parameters<typeof planExport>[2]): Promise<Buffer> => {
     const plan = await planExport(manifest, dir.path, o)
-    const out = new PassThrough()
-    const chunks: Buffer[] = []
-    out.on('data', (c: Buffer) => chunks.push(c))
-    await runExport(plan, out, () => undefined)
+    const run = runExport(plan, () => undefined)
+    const chunks: Uint8Array[] = []
+    for await (const c of run.stream()) chunks.push(c)
+    const { bytes } = await run.done
     const b = Buffer.concat(chunks)
+    expect(b.length).toBe(bytes)
     writeFileSync(join(dir.path, name), b)
     return b
   }
@@ -362,6 +401,45 @@ describe('merged export filters', () => {
     const ng = parseCapture(await exportTo('all.pcapng', { format: 'pcapng' }))
     expect(ng.info.interfaces.map((i) => i.name)).toEqual(['n0', 'n1'])
     expect(ng.records.length).toBe(300)
+  })
+
+  it('writes the same bytes straight to a Node response, and stops when the client goes away', async () => {
+    const expected = await exportTo('ref.pcap', { format: 'pcap' })
+    const saved = manifest
+    const runs: ReturnType<typeof runExport>[] = []
+    const server = createServer((req, res) => {
+      void planExport(manifest, dir.path, { format: 'pcap' }).then((plan) => {
+        const run = runExport(plan, () => undefined)
+        runs.push(run)
+        void run.writeTo(res, { 'content-type': 'application/vnd.tcpdump.pcap' })
+      })
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+    try {
+      const res = await fetch(url)
+      expect(res.headers.get('content-type')).toBe('application/vnd.tcpdump.pcap')
+      expect(Buffer.compare(Buffer.from(await res.arrayBuffer()), expected)).toBe(0)
+      await expect(runs[0]!.done).resolves.toEqual({ packets: 300, bytes: expected.length })
+      // A client that reads the headers of a 32 MB export and leaves: the export is abandoned
+      // (more than the socket buffers can hold is still to come), not left waiting for 'drain'.
+      const big = Array.from({ length: 24_000 }, (_, i) => ({
+        tsSec: T + 10,
+        tsNsec: i * 1000,
+        data: tcpPacket('10.0.0.1', 40000, '10.0.0.2', 8080, 1346),
+      }))
+      await writeNodePcap(join(dir.path, 'n0.pcap.big'), big)
+      manifest = { ...manifest, nodes: [{ ...manifest.nodes[0]!, file: 'n0.pcap.big' }] }
+      const ctl = new AbortController()
+      const gone = await fetch(url, { signal: ctl.signal })
+      expect(gone.status).toBe(200)
+      ctl.abort()
+      await expect(runs[1]!.done).rejects.toThrow('download aborted')
+    } finally {
+      manifest = saved
+      server.closeAllConnections()
+      await new Promise((r) => server.close(r))
+    }
   })
 
   it('refuses classic pcap for mixed link types (409, hint pcapng)', async () => {

@@ -24,9 +24,12 @@ function fakeAgent(
   } = {}
 ) {
   const seen: { offset: number; transferId: string }[] = []
+  const load = { outstanding: 0, maxOutstanding: 0 }
   let wrong = faults.wrongDigestTimes ?? 0
   const transport: SliceTransport = async (_node, req: PcapSliceRequest) => {
-    await Promise.resolve()
+    load.maxOutstanding = Math.max(load.maxOutstanding, ++load.outstanding)
+    await new Promise((r) => setImmediate(r))
+    load.outstanding--
     const offset = Number(req.resumeOffset ?? 0)
     seen.push({ offset, transferId: req.transferId ?? '' })
     if (faults.timeoutAt?.includes(offset)) {
@@ -53,7 +56,7 @@ function fakeAgent(
     }
     return chunk
   }
-  return { transport, seen }
+  return { transport, seen, load }
 }
 
 describe('fetchSlice (chunked, pulled, verified)', () => {
@@ -62,31 +65,49 @@ describe('fetchSlice (chunked, pulled, verified)', () => {
   const slice = randomBytes(1_000_000)
   const path = join(dir.path, 'n.pcap')
 
-  it('pulls chunk by chunk (never more than one outstanding) and verifies size and SHA-256', async () => {
+  it('pulls chunks in offset order, `pipeline` requests in flight at most, and verifies size and SHA-256', async () => {
+    for (const pipeline of [1, 4]) {
+      const a = fakeAgent(slice)
+      const r = await fetchSlice({
+        node: 'n',
+        startMs: 1,
+        endMs: 2,
+        path,
+        transport: a.transport,
+        chunkBytes: 65536,
+        pipeline,
+      })
+      expect(r).toMatchObject({
+        bytes: slice.length,
+        packets: 7,
+        sha256: sha(slice),
+        chunkRetries: 0,
+        restarts: 0,
+      })
+      expect(r.chunks).toBe(Math.ceil(slice.length / 65536))
+      const offsets = a.seen.map((s) => s.offset)
+      // Every chunk asked once, in order; past the last one, at most the rest of the window.
+      expect(offsets.slice(0, r.chunks)).toEqual(
+        Array.from({ length: r.chunks }, (_, i) => i * 65536)
+      )
+      expect(offsets.length - r.chunks).toBeLessThanOrEqual(pipeline - 1)
+      expect(a.load.maxOutstanding).toBe(pipeline)
+      expect(Buffer.compare(readFileSync(path), slice)).toBe(0)
+    }
+  })
+
+  it('re-aligns its window when the agent serves shorter chunks than asked', async () => {
     const a = fakeAgent(slice)
-    const r = await fetchSlice({
-      node: 'n',
-      startMs: 1,
-      endMs: 2,
-      path,
-      transport: a.transport,
-      chunkBytes: 65536,
-    })
-    expect(r).toMatchObject({
-      bytes: slice.length,
-      packets: 7,
-      sha256: sha(slice),
-      chunkRetries: 0,
-      restarts: 0,
-    })
-    expect(r.chunks).toBe(Math.ceil(slice.length / 65536))
-    expect(a.seen.map((s) => s.offset)).toEqual(
-      Array.from({ length: r.chunks }, (_, i) => i * 65536)
-    )
+    const capped: SliceTransport = (node, req, t) =>
+      a.transport(node, { ...req, chunkSize: Math.min(req.chunkSize ?? 0, 50_000) }, t)
+    const r = await fetchSlice({ node: 'n', startMs: 1, endMs: 2, path, transport: capped, chunkBytes: 65536 })
+    expect(r.sha256).toBe(sha(slice))
+    expect(r.chunks).toBe(Math.ceil(slice.length / 50_000))
     expect(Buffer.compare(readFileSync(path), slice)).toBe(0)
   })
 
   it('asks again for a damaged chunk (its own checksum fails) and for a lost reply, at the same offset', async () => {
+    // One request at a time: each fault is seen, and retried at its own offset.
     const a = fakeAgent(slice, { corruptAt: [131072], timeoutAt: [262144] })
     const r = await fetchSlice({
       node: 'n',
@@ -96,12 +117,27 @@ describe('fetchSlice (chunked, pulled, verified)', () => {
       transport: a.transport,
       chunkBytes: 65536,
       retryDelayMs: 1,
+      pipeline: 1,
     })
     expect(r.chunkRetries).toBe(2)
     expect(r.sha256).toBe(sha(slice))
     const offsets = a.seen.map((s) => s.offset)
     expect(offsets.filter((o) => o === 131072).length).toBe(2)
     expect(offsets.filter((o) => o === 262144).length).toBe(2)
+    expect(Buffer.compare(readFileSync(path), slice)).toBe(0)
+    // Pipelined: a fault drops the window and asking resumes at the failed chunk; same file.
+    const b = fakeAgent(slice, { corruptAt: [131072, 524288], timeoutAt: [655360] })
+    const r2 = await fetchSlice({
+      node: 'n',
+      startMs: 1,
+      endMs: 2,
+      path,
+      transport: b.transport,
+      chunkBytes: 65536,
+      retryDelayMs: 1,
+    })
+    expect(r2.chunkRetries).toBeGreaterThanOrEqual(2)
+    expect(r2.sha256).toBe(sha(slice))
     expect(Buffer.compare(readFileSync(path), slice)).toBe(0)
   })
 

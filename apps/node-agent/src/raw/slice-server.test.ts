@@ -8,6 +8,7 @@ import { BatchBuilder } from '@tapwire/packet'
 import { PcapRing } from '@tapwire/pcap'
 import { startNatsServer, tempDir } from '@tapwire/testing'
 import type { NatsServerHandle } from '@tapwire/testing'
+import type { PcapChunk } from '@tapwire/wire'
 import {
   decodePcapChunk,
   decodePcapSliceRequest,
@@ -193,6 +194,73 @@ describe('SliceServer over NATS', () => {
       chunkSize: 65536,
     })
     expect(again.sha256).toBe(whole.sha256)
+  })
+
+  it('serves pipelined requests of one transfer in order; past the end, empty last chunks (no regeneration)', async () => {
+    const start = BASE * 1000 + 300
+    const end = start + 150
+    const whole = await ring.writeSlice(start, end, createWriteStream(join(dir.path, 'p.pcap')))
+    const full = readFileSync(join(dir.path, 'p.pcap'))
+    const C = 65536
+    const n = Math.ceil(full.length / C)
+    // Every chunk plus three past the end asked at once, as the hub's window does near the end.
+    const replies = await Promise.all(
+      Array.from({ length: n + 3 }, async (_, i) =>
+        decodePcapChunk(
+          (
+            await hubNc.request(
+              'tapwire.agent.n1.pcap',
+              encodePcapSliceRequest({
+                transferId: 'pipe',
+                startTs: start,
+                endTs: end,
+                resumeOffset: i * C,
+                chunkSize: C,
+              }),
+              { timeout: 10_000 }
+            )
+          ).data
+        )
+      )
+    )
+    for (const [i, r] of replies.entries()) {
+      expect(r.error ?? '').toBe('')
+      expect(Number(r.offset)).toBe(i * C)
+      expect(createHash('sha256').update(r.data).digest('hex')).toBe(r.chunkSha256)
+    }
+    const body = replies.slice(0, n)
+    expect(body.map((r) => r.last === true)).toEqual(body.map((_, i) => i === n - 1))
+    expect(Buffer.compare(Buffer.concat(body.map((r) => r.data)), full)).toBe(0)
+    expect(body[n - 1]!.sha256).toBe(whole.sha256)
+    for (const r of replies.slice(n)) {
+      expect(r.data.length).toBe(0)
+      expect(r.last).toBe(true)
+      expect(r.sha256).toBe(whole.sha256)
+      expect(Number(r.totalSize)).toBe(whole.bytes)
+    }
+  })
+
+  it('resends any of the last 4 chunks whose reply was lost, then goes on without regenerating', async () => {
+    const start = BASE * 1000 + 500
+    const end = start + 100
+    await ring.writeSlice(start, end, createWriteStream(join(dir.path, 'r.pcap')))
+    const full = readFileSync(join(dir.path, 'r.pcap'))
+    const C = 16384
+    const ask = (i: number): Promise<PcapChunk> =>
+      server.handle({ transferId: 'resend', startTs: start, endTs: end, resumeOffset: i * C, chunkSize: C })
+    const first = await Promise.all([0, 1, 2, 3, 4].map(ask))
+    // The reply for chunk 2 was lost: asked again, the very same chunk comes back.
+    expect(await ask(2)).toBe(first[2])
+    const rest: PcapChunk[] = []
+    for (let i = 5; rest.at(-1)?.last !== true; i++) {
+      const c = await ask(i)
+      expect(c.error ?? '').toBe('')
+      rest.push(c)
+    }
+    expect(Buffer.compare(Buffer.concat([...first, ...rest].map((c) => c.data!)), full)).toBe(0)
+    // Chunk 0 is out of the window by now: asking for it means a resume (a new, regenerated stream).
+    const again = await ask(0)
+    expect(Buffer.compare(again.data!, full.subarray(0, C))).toBe(0)
   })
 
   it('answers errors instead of throwing: no ring, no id, offset beyond the end', async () => {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, webcrypto } from 'node:crypto'
 import type { PcapRing, SliceResult } from '@tapwire/pcap'
 import type { PcapChunk, PcapSliceRequest } from '@tapwire/wire'
 
@@ -8,6 +8,9 @@ const MIN_CHUNK_BYTES = 4 * 1024
 /** Read-ahead per transfer: the next chunks are read while the hub stores the current one. */
 const PREFETCH_BYTES = 2 << 20
 const SESSION_IDLE_MS = 60_000
+/** Chunks kept per transfer for resending: the hub's request window (transfer.ts, default 4). */
+const RESEND_CHUNKS = 4
+const EMPTY_SHA256 = createHash('sha256').digest('hex')
 const MAX_SESSIONS = 8
 
 class Aborted extends Error {}
@@ -22,7 +25,8 @@ class SliceStream {
   /** Bytes handed out so far (the offset of the next chunk). */
   pos = 0
   touched = Date.now()
-  last: PcapChunk | undefined
+  /** The chunks sent most recently (newest last), kept to resend one whose reply was lost. */
+  recent: PcapChunk[] = []
   result: SliceResult | undefined
   error: Error | undefined
   #queue: Uint8Array[] = []
@@ -105,6 +109,7 @@ class SliceStream {
     room?.reject(new Aborted('transfer abandoned'))
     this.#queue = []
     this.#queued = 0
+    this.recent = []
   }
 }
 
@@ -118,6 +123,8 @@ class SliceStream {
 export class SliceServer {
   readonly #ring: () => PcapRing | undefined
   readonly #sessions = new Map<string, SliceStream>()
+  /** Per transfer: the promise of its last request, so its requests are handled one at a time. */
+  readonly #chains = new Map<string, Promise<void>>()
   readonly #sweep: NodeJS.Timeout
 
   constructor(ring: () => PcapRing | undefined) {
@@ -130,7 +137,26 @@ export class SliceServer {
     return this.#sessions.size
   }
 
-  async handle(req: PcapSliceRequest): Promise<PcapChunk> {
+  /**
+   * Answers one chunk request. The hub keeps several requests of a transfer in flight and NATS
+   * delivers them in order, but each is handled asynchronously: they are chained per transfer so
+   * they are served in arrival (offset) order, each after the previous chunk was taken.
+   */
+  handle(req: PcapSliceRequest): Promise<PcapChunk> {
+    const id = req.transferId ?? ''
+    const answer = (this.#chains.get(id) ?? Promise.resolve()).then(() => this.#handle(req))
+    const tail = answer.then(
+      () => undefined,
+      () => undefined
+    )
+    this.#chains.set(id, tail)
+    void tail.then(() => {
+      if (this.#chains.get(id) === tail) this.#chains.delete(id)
+    })
+    return answer
+  }
+
+  async #handle(req: PcapSliceRequest): Promise<PcapChunk> {
     const transferId = req.transferId ?? ''
     try {
       const ring = this.#ring()
@@ -149,9 +175,17 @@ export class SliceServer {
         return { transferId, error: 'transfer_id reused for another window' }
       }
       // The hub asks again for the chunk it did not get (reply lost or damaged): resend it.
-      if (s?.last !== undefined && Number(s.last.offset) === offset) {
+      const again = s?.recent.find((c) => Number(c.offset) === offset)
+      if (s !== undefined && again !== undefined) {
         s.touched = Date.now()
-        return s.last
+        return again
+      }
+      // A pipelined request past the end of a slice already sent whole: nothing more to send (the
+      // hub stopped at the last chunk and drops this answer). Not a resume, which would regenerate it.
+      const newest = s?.recent[s.recent.length - 1]
+      if (s !== undefined && newest?.last === true && offset >= s.pos) {
+        s.touched = Date.now()
+        return { ...newest, offset, data: new Uint8Array(0), chunkSha256: EMPTY_SHA256 }
       }
       if (s === undefined || offset !== s.pos) {
         s?.abort()
@@ -171,7 +205,8 @@ export class SliceServer {
         transferId,
         offset,
         data,
-        chunkSha256: createHash('sha256').update(data).digest('hex'),
+        // WebCrypto hashes in libuv's pool: the main thread goes on producing the next chunks.
+        chunkSha256: Buffer.from(await webcrypto.subtle.digest('SHA-256', data)).toString('hex'),
         last,
       }
       if (last) {
@@ -179,7 +214,8 @@ export class SliceServer {
         chunk.sha256 = s.result!.sha256
         chunk.packetCount = s.result!.packets
       }
-      s.last = chunk
+      s.recent.push(chunk)
+      if (s.recent.length > RESEND_CHUNKS) s.recent.shift()
       s.touched = Date.now()
       return chunk
     } catch (e) {

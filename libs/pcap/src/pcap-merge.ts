@@ -1,0 +1,535 @@
+/**
+ * The merged export's engine: classic pcap byte streams (draft-ietf-opsawg-pcap) merged by capture
+ * time straight into output pieces, without a record object per packet. Each source is a cursor
+ * over its current read buffer holding the current record's offset, length and time as plain
+ * numbers; a binary min-heap of cursors picks the earliest; the record's bytes are copied as they
+ * are into a large output piece (classic pcap → little-endian classic pcap of the same resolution
+ * needs no re-encoding), or framed as a pcapng Enhanced Packet Block. Output pieces are pulled
+ * (`read()`), so the consumer's pace is the backpressure and memory is two read buffers per source
+ * plus the pieces the consumer holds, whatever the capture size.
+ *
+ * Order is mergecap's: every source is assumed to be in time order already; a cross-source tie
+ * goes to the first source (`ties: 'first'`, a stable merge) or to the last one (`'last'`,
+ * what Wireshark 4.0's merge.c does), each source keeping its own order.
+ */
+import type { ByteChunks } from './byte-chunks.js'
+import {
+  PcapBadBlockError,
+  PcapBadMagicError,
+  PcapBadRecordError,
+  PcapTruncatedError,
+  PcapUnsupportedError,
+} from './errors.js'
+import { MAX_CAPLEN } from './limits.js'
+import {
+  PCAP_FILE_HEADER_SIZE,
+  PCAP_MAGIC_NS,
+  PCAP_MAGIC_US,
+  PCAP_RECORD_HEADER_SIZE,
+} from './pcap-reader.js'
+import { encodePcapHeader } from './pcap-writer.js'
+import type { PcapResolution } from './pcap-writer.js'
+import { BT_EPB } from './pcapng-reader.js'
+import { idbBytes, shbBytes } from './pcapng-writer.js'
+import { nsToHiLo } from './timestamp.js'
+
+export interface PcapMergeOptions {
+  /** Output format; default classic pcap. pcapng gets one interface (IDB) per source. */
+  format?: 'pcap' | 'pcapng'
+  /** Classic pcap output resolution; default 'ns' (µs truncates, as `mergecap -F pcap` does). */
+  resolution?: PcapResolution
+  /** Which source wins a timestamp tie; default 'first'. */
+  ties?: 'first' | 'last'
+  /** Keep records with startMs <= time <= endMs (Unix ms); either bound may be left out. */
+  startMs?: number | undefined
+  endMs?: number | undefined
+  /** Per-packet filter over the link-layer bytes (e.g. a connection set); called after the time one. */
+  keep?: ((data: Uint8Array, source: number) => boolean) | undefined
+  /** pcapng if_name / if_description per source. */
+  interfaces?: { name?: string; description?: string }[]
+  /** Output snap length; default the largest of the inputs'. */
+  snapLen?: number
+  /** Size of each output piece; default 512 KiB (never below one maximal record). */
+  pieceBytes?: number
+}
+
+export interface PcapSourceHeader {
+  linkType: number
+  snapLen: number
+  resolution: PcapResolution
+  byteOrder: 'little' | 'big'
+}
+
+const EMPTY = new Uint8Array(0)
+const EMPTY_VIEW = new DataView(EMPTY.buffer)
+const EPB_OVERHEAD = 32
+const DEFAULT_PIECE = 512 << 10
+const hiLo = new Float64Array(2)
+
+/** One input: its current read piece and its current record (offset, length, time) as numbers. */
+class Cursor {
+  readonly src: number
+  readonly #chunks: ByteChunks
+  #buf: Uint8Array = EMPTY
+  #view: DataView = EMPTY_VIEW
+  #pos = 0
+  #end = 0
+  /** Bytes consumed before #buf[0] (for error offsets). */
+  #base = 0
+  /** Where a record that straddles two pieces is assembled. */
+  #scratch: Uint8Array = new Uint8Array(4096)
+  #scratchView = new DataView(this.#scratch.buffer)
+  /** Records can be copied as they are (little-endian, the output's unit): set by the merge. */
+  verbatim = false
+  le = true
+  fracToNs = 1
+  header: PcapSourceHeader | undefined
+  /** The current record: bytes rb[ro, ro + rl) (in the piece or in scratch), its time and length. */
+  rb: Uint8Array = EMPTY
+  ro = 0
+  rl = 0
+  sec = 0
+  nsec = 0
+  origLen = 0
+  /** Bytes of a record cut short by the end of the input (dropped). */
+  truncatedBytes = 0
+  /** Filters, set by the merge. */
+  lo = -Infinity
+  hi = Infinity
+  keep: ((data: Uint8Array, source: number) => boolean) | undefined
+  #filtered = false
+
+  constructor(src: number, chunks: ByteChunks) {
+    this.src = src
+    this.#chunks = chunks
+  }
+
+  setFilters(
+    lo: number | undefined,
+    hi: number | undefined,
+    keep: ((data: Uint8Array, source: number) => boolean) | undefined
+  ): void {
+    this.lo = lo ?? -Infinity
+    this.hi = hi ?? Infinity
+    this.keep = keep
+    this.#filtered = lo !== undefined || hi !== undefined || keep !== undefined
+  }
+
+  #setPiece(piece: Uint8Array): void {
+    this.#base += this.#end
+    // A plain Uint8Array view: subarray() of a Buffer goes through its species constructor, which
+    // costs more than the copy of a small packet.
+    this.#buf =
+      piece.constructor === Uint8Array
+        ? piece
+        : new Uint8Array(piece.buffer, piece.byteOffset, piece.byteLength)
+    this.#view = new DataView(piece.buffer, piece.byteOffset, piece.byteLength)
+    this.#pos = 0
+    this.#end = piece.length
+  }
+
+  #grow(n: number): void {
+    if (this.#scratch.length >= n) return
+    const s = new Uint8Array(Math.max(n, this.#scratch.length * 2))
+    s.set(this.#scratch)
+    this.#scratch = s
+    this.#scratchView = new DataView(s.buffer)
+  }
+
+  /**
+   * Gathers `want(have)` bytes into scratch, starting with what is left of the current piece and
+   * pulling pieces as needed; returns the bytes gathered (fewer at the end of the input).
+   */
+  async #gather(want: (have: number, view: DataView) => number): Promise<number> {
+    const left = this.#end - this.#pos
+    this.#grow(left)
+    this.#scratch.set(this.#buf.subarray(this.#pos, this.#end))
+    this.#pos = this.#end
+    let have = left
+    for (let need = want(have, this.#scratchView); have < need; need = want(have, this.#scratchView)) {
+      if (this.#pos === this.#end) {
+        const piece = await this.#chunks.next()
+        if (piece === null) return have
+        this.#setPiece(piece)
+      }
+      const take = Math.min(this.#end - this.#pos, need - have)
+      this.#grow(have + take)
+      this.#scratch.set(this.#buf.subarray(this.#pos, this.#pos + take), have)
+      have += take
+      this.#pos += take
+    }
+    return have
+  }
+
+  /** Reads and checks the file header (§4). */
+  async open(): Promise<PcapSourceHeader> {
+    const have = await this.#gather(() => PCAP_FILE_HEADER_SIZE)
+    if (have < PCAP_FILE_HEADER_SIZE) {
+      throw new PcapTruncatedError(`input ${this.src}: ${have} bytes, shorter than a pcap header`, 0)
+    }
+    const v = this.#scratchView
+    const magic = v.getUint32(0, true)
+    if (magic === PCAP_MAGIC_US || magic === PCAP_MAGIC_NS) this.le = true
+    else if (v.getUint32(0, false) === PCAP_MAGIC_US || v.getUint32(0, false) === PCAP_MAGIC_NS)
+      this.le = false
+    else
+      throw new PcapBadMagicError(
+        `input ${this.src}: not a classic pcap file (magic 0x${v.getUint32(0, false).toString(16).padStart(8, '0')})`,
+        0
+      )
+    const ns = v.getUint32(0, this.le) === PCAP_MAGIC_NS
+    const major = v.getUint16(4, this.le)
+    if (major !== 2)
+      throw new PcapUnsupportedError(`input ${this.src}: pcap version ${major} is not supported`, 4)
+    this.fracToNs = ns ? 1 : 1000
+    this.header = {
+      // §4: the low 16 bits are the link type; the rest carries FCS information we do not keep.
+      linkType: v.getUint32(20, this.le) & 0xffff,
+      snapLen: v.getUint32(16, this.le),
+      resolution: ns ? 'ns' : 'us',
+      byteOrder: this.le ? 'little' : 'big',
+    }
+    return this.header
+  }
+
+  /** Moves to the next kept record: true/false at once when the piece holds it, else a promise. */
+  advance(): boolean | Promise<boolean> {
+    return this.#scan() || this.#slow()
+  }
+
+  /** The next kept record wholly inside the current piece, if any. */
+  #scan(): boolean {
+    const buf = this.#buf
+    const view = this.#view
+    const le = this.le
+    const end = this.#end
+    let p = this.#pos
+    // §5 Packet Record: ts_sec | ts_frac | captured length | original length | data (not padded).
+    while (end - p >= PCAP_RECORD_HEADER_SIZE) {
+      const capLen = view.getUint32(p + 8, le)
+      if (capLen > MAX_CAPLEN) this.#badLength(capLen, p)
+      const rl = PCAP_RECORD_HEADER_SIZE + capLen
+      if (end - p < rl) break
+      const ro = p
+      p += rl
+      this.#time(view, ro)
+      if (this.#filtered && !this.#keeps(buf, ro, rl)) continue
+      this.#pos = p
+      this.rb = buf
+      this.ro = ro
+      this.rl = rl
+      return true
+    }
+    this.#pos = p
+    return false
+  }
+
+  /** Sets sec, nsec and origLen from the record header at `o`. */
+  #time(view: DataView, o: number): void {
+    const le = this.le
+    let sec = view.getUint32(o, le)
+    let nsec = view.getUint32(o + 4, le) * this.fracToNs
+    this.origLen = view.getUint32(o + 12, le)
+    // The fraction should be below one second; carry rather than compare an impossible nanosecond.
+    if (nsec >= 1e9) {
+      sec += Math.floor(nsec / 1e9)
+      nsec %= 1e9
+    }
+    this.sec = sec
+    this.nsec = nsec
+  }
+
+  #keeps(buf: Uint8Array, ro: number, rl: number): boolean {
+    if (this.lo !== -Infinity || this.hi !== Infinity) {
+      const ms = this.sec * 1000 + this.nsec / 1e6
+      if (ms < this.lo || ms > this.hi) return false
+    }
+    const keep = this.keep
+    return keep === undefined || keep(buf.subarray(ro + PCAP_RECORD_HEADER_SIZE, ro + rl), this.src)
+  }
+
+  #badLength(capLen: number, at: number): never {
+    throw new PcapBadBlockError(
+      `input ${this.src}: pcap record captured length ${capLen} exceeds ${MAX_CAPLEN}`,
+      this.#base + at
+    )
+  }
+
+  /** Pulls pieces until a kept record is current (false at the end of the input). */
+  async #slow(): Promise<boolean> {
+    for (;;) {
+      if (this.#end - this.#pos === 0) {
+        const piece = await this.#chunks.next()
+        if (piece === null) return false
+        this.#setPiece(piece)
+      } else {
+        // A record straddles two pieces: assemble it in scratch.
+        const at = this.#base + this.#pos
+        let rl = 0
+        const have = await this.#gather((n, v) => {
+          if (n < PCAP_RECORD_HEADER_SIZE) return PCAP_RECORD_HEADER_SIZE
+          const capLen = v.getUint32(8, this.le)
+          if (capLen > MAX_CAPLEN) this.#badLength(capLen, at - this.#base)
+          rl = PCAP_RECORD_HEADER_SIZE + capLen
+          return rl
+        })
+        if (rl === 0 || have < rl) {
+          this.truncatedBytes += have
+          return false
+        }
+        this.#time(this.#scratchView, 0)
+        if (!this.#filtered || this.#keeps(this.#scratch, 0, rl)) {
+          this.rb = this.#scratch
+          this.ro = 0
+          this.rl = rl
+          return true
+        }
+      }
+      if (this.#scan()) return true
+    }
+  }
+
+  close(): Promise<void> {
+    this.#buf = EMPTY
+    this.rb = EMPTY
+    return this.#chunks.close()
+  }
+}
+
+/**
+ * Merges classic pcap sources into one capture, produced piece by piece: `read()` resolves with
+ * the next piece of output (the file header is in the first), null at the end.
+ */
+export class PcapMerge implements AsyncIterable<Uint8Array> {
+  readonly #cursors: Cursor[]
+  readonly #o: PcapMergeOptions
+  readonly #heap: Cursor[] = []
+  readonly #tiesLast: boolean
+  readonly #pcapng: boolean
+  readonly #ns: boolean
+  #pieceBytes: number
+  #opening: Promise<PcapSourceHeader[]> | undefined
+  #prefix: Uint8Array | undefined
+  #snapLen = 0
+  #done = false
+  #closed = false
+  /** Pieces given back by the consumer (release), reused instead of fresh memory. */
+  readonly #free: Uint8Array[] = []
+  /** Packets and bytes produced so far. */
+  packets = 0
+  bytes = 0
+
+  constructor(sources: ByteChunks[], options: PcapMergeOptions = {}) {
+    this.#cursors = sources.map((s, i) => new Cursor(i, s))
+    this.#o = options
+    this.#tiesLast = options.ties === 'last'
+    this.#pcapng = options.format === 'pcapng'
+    this.#ns = (options.resolution ?? 'ns') === 'ns'
+    // One maximal record (pcapng framing included) always fits in a piece.
+    this.#pieceBytes = Math.max(options.pieceBytes ?? DEFAULT_PIECE, MAX_CAPLEN + 64)
+  }
+
+  /** Reads every source's header (once); rejects on a bad or mismatched input. */
+  open(): Promise<PcapSourceHeader[]> {
+    this.#opening ??= this.#open()
+    return this.#opening
+  }
+
+  async #open(): Promise<PcapSourceHeader[]> {
+    const o = this.#o
+    const headers = await Promise.all(this.#cursors.map((c) => c.open()))
+    if (!this.#pcapng && new Set(headers.map((h) => h.linkType)).size > 1) {
+      throw new PcapBadRecordError(
+        `inputs have different link types (${headers.map((h) => h.linkType).join(', ')}); merge to pcapng`
+      )
+    }
+    this.#snapLen = o.snapLen ?? Math.max(...headers.map((h) => h.snapLen), 0)
+    if (this.#pcapng) {
+      const blocks = [
+        shbBytes('tapwire'),
+        ...headers.map((h, i) =>
+          idbBytes({ linkType: h.linkType, snapLen: this.#snapLen, ...o.interfaces?.[i] })
+        ),
+      ]
+      this.#prefix = new Uint8Array(blocks.reduce((n, b) => n + b.length, 0))
+      let at = 0
+      for (const b of blocks) {
+        this.#prefix.set(b, at)
+        at += b.length
+      }
+    } else {
+      this.#prefix = new Uint8Array(PCAP_FILE_HEADER_SIZE)
+      encodePcapHeader(
+        new DataView(this.#prefix.buffer),
+        0,
+        headers[0]?.linkType ?? 1,
+        this.#ns ? 'ns' : 'us',
+        this.#snapLen
+      )
+    }
+    this.#pieceBytes = Math.max(this.#pieceBytes, this.#prefix.length + MAX_CAPLEN + 64)
+    for (const c of this.#cursors) {
+      c.setFilters(o.startMs, o.endMs, o.keep)
+      // The record header is already what we write: little-endian, the output's unit.
+      c.verbatim = !this.#pcapng && c.le && c.fracToNs === 1 === this.#ns
+      if (await c.advance()) this.#push(c)
+    }
+    return headers
+  }
+
+  /** Records whose input ended inside them (dropped), summed over the sources. */
+  get truncatedBytes(): number {
+    return this.#cursors.reduce((n, c) => n + c.truncatedBytes, 0)
+  }
+
+  #before(a: Cursor, b: Cursor): boolean {
+    if (a.sec !== b.sec) return a.sec < b.sec
+    if (a.nsec !== b.nsec) return a.nsec < b.nsec
+    return this.#tiesLast ? a.src > b.src : a.src < b.src
+  }
+
+  #push(c: Cursor): void {
+    const a = this.#heap
+    let i = a.length
+    a.push(c)
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      const p = a[parent]!
+      if (!this.#before(c, p)) break
+      a[i] = p
+      i = parent
+    }
+    a[i] = c
+  }
+
+  /** The top advanced (`remove` false) or ran out (`remove` true): restore the heap. */
+  #fixTop(remove: boolean): void {
+    const a = this.#heap
+    let h = a[0]!
+    if (remove) {
+      const last = a.pop()!
+      if (a.length === 0) return
+      h = last
+    }
+    const n = a.length
+    let i = 0
+    for (;;) {
+      const l = 2 * i + 1
+      if (l >= n) break
+      const r = l + 1
+      const c = r < n && this.#before(a[r]!, a[l]!) ? r : l
+      const child = a[c]!
+      if (!this.#before(child, h)) break
+      a[i] = child
+      i = c
+    }
+    a[i] = h
+  }
+
+  /** Copies the top record into `out` at `o` as a pcap record; returns the end offset. */
+  #emitPcap(c: Cursor, out: Uint8Array, view: DataView, o: number): number {
+    const rl = c.rl
+    out.set(c.rb.subarray(c.ro, c.ro + rl), o)
+    if (!c.verbatim) {
+      // Another byte order or unit: rewrite the 16-byte header; the data stays as copied.
+      view.setUint32(o, c.sec, true)
+      view.setUint32(o + 4, this.#ns ? c.nsec : Math.floor(c.nsec / 1000), true)
+      view.setUint32(o + 8, rl - PCAP_RECORD_HEADER_SIZE, true)
+      view.setUint32(o + 12, c.origLen, true)
+    }
+    return o + rl
+  }
+
+  /** Frames the top record as a pcapng Enhanced Packet Block (§4.3) on interface `c.src`. */
+  #emitEpb(c: Cursor, out: Uint8Array, view: DataView, o: number): number {
+    const capLen = c.rl - PCAP_RECORD_HEADER_SIZE
+    const padded = (capLen + 3) & ~3
+    const total = EPB_OVERHEAD + padded
+    nsToHiLo(c.sec, c.nsec, hiLo)
+    view.setUint32(o, BT_EPB, true)
+    view.setUint32(o + 4, total, true)
+    view.setUint32(o + 8, c.src, true)
+    view.setUint32(o + 12, hiLo[0]!, true)
+    view.setUint32(o + 16, hiLo[1]!, true)
+    view.setUint32(o + 20, capLen, true)
+    view.setUint32(o + 24, Math.max(c.origLen, capLen), true)
+    const d = c.ro + PCAP_RECORD_HEADER_SIZE
+    out.set(c.rb.subarray(d, d + capLen), o + 28)
+    for (let i = o + 28 + capLen; i < o + 28 + padded; i++) out[i] = 0
+    view.setUint32(o + 28 + padded, total, true)
+    return o + total
+  }
+
+  /** The next piece of output, or null once everything was produced. */
+  async read(): Promise<Uint8Array | null> {
+    if (this.#done) return null
+    await this.open()
+    // A released piece, else fresh memory (allocUnsafe: written before it is handed out, up to
+    // the length returned). Reuse matters: fresh pieces cost page faults and zeroing in the kernel.
+    const out: Uint8Array = this.#free.pop() ?? Buffer.allocUnsafe(this.#pieceBytes)
+    const view = new DataView(out.buffer, out.byteOffset, out.byteLength)
+    let o = 0
+    if (this.#prefix !== undefined) {
+      out.set(this.#prefix)
+      o = this.#prefix.length
+      this.#prefix = undefined
+    }
+    const heap = this.#heap
+    const pcapng = this.#pcapng
+    const cap = out.length
+    for (;;) {
+      const top = heap[0]
+      if (top === undefined) {
+        this.#done = true
+        break
+      }
+      const size = pcapng ? EPB_OVERHEAD + ((top.rl - PCAP_RECORD_HEADER_SIZE + 3) & ~3) : top.rl
+      if (o + size > cap) break
+      o = pcapng ? this.#emitEpb(top, out, view, o) : this.#emitPcap(top, out, view, o)
+      this.packets++
+      let more = top.advance()
+      if (more !== true && more !== false) {
+        more = await more
+        if (this.#closed) break
+      }
+      this.#fixTop(!more)
+    }
+    if (this.#done) await this.close()
+    if (o === 0) return null
+    this.bytes += o
+    return out.subarray(0, o)
+  }
+
+  /**
+   * Gives a piece returned by read() back for reuse, once nothing refers to it any more (e.g. in
+   * the write callback of a socket). Optional: pieces never released are simply garbage collected.
+   */
+  release(piece: Uint8Array): void {
+    // Pieces of this merge own their whole ArrayBuffer (allocUnsafe above the Buffer pool size).
+    const b = piece.buffer
+    if (
+      b instanceof ArrayBuffer &&
+      b.byteLength === this.#pieceBytes &&
+      this.#free.length < 4 &&
+      !this.#free.some((f) => f.buffer === b)
+    )
+      this.#free.push(Buffer.from(b))
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
+    try {
+      for (let piece = await this.read(); piece !== null; piece = await this.read()) yield piece
+    } finally {
+      await this.close()
+    }
+  }
+
+  /** Releases every source (idempotent); safe to call to stop early. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#done = true
+    this.#heap.length = 0
+    await Promise.all(this.#cursors.map((c) => c.close()))
+  }
+}

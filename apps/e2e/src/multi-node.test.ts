@@ -13,7 +13,7 @@ import {
   until,
 } from '@tapwire/testing'
 import type { NetnsLab } from '@tapwire/testing'
-import { AGENT_MAIN, startHub } from './stack.js'
+import { AGENT_MAIN, fetchRetry, startHub } from './stack.js'
 import type { HubHandle } from './stack.js'
 
 // Three "nodes" as network namespaces on a private bridge (10.231.x.0/24), one agent each,
@@ -116,7 +116,7 @@ describe('three nodes in network namespaces', () => {
     return { status: res.status, body: await res.json() }
   }
   const download = async (path: string, file: string): Promise<Response> => {
-    const res = await fetch(hub.url + path)
+    const res = await fetchRetry(hub.url + path)
     if (res.status === 200)
       writeFileSync(join(dir.path, file), Buffer.from(await res.arrayBuffer()))
     return res
@@ -344,7 +344,7 @@ describe('three nodes in network namespaces', () => {
     expect(packetList(join(dir.path, 'bpf.pcap'))).toEqual(want)
     expect(
       (
-        await fetch(
+        await fetchRetry(
           `${hub.url}/mcp/snapshots/mn-main/pcap?bpf_filter=${encodeURIComponent('tcp port')}`
         )
       ).status
@@ -520,7 +520,7 @@ describe('three nodes in network namespaces', () => {
     expect(capinfosCount(join(dir.path, 'partial.pcap'))).toBe(snap.packet_count)
     // Deleting: audit-logged, gone.
     expect(
-      (await fetch(`${hub.url}/mcp/snapshots/mn-agentkill`, { method: 'DELETE' })).status
+      (await fetchRetry(`${hub.url}/mcp/snapshots/mn-agentkill`, { method: 'DELETE' })).status
     ).toBe(200)
     expect((await hub.get('/mcp/snapshots/mn-agentkill')).status).toBe(404)
     expect(hub.process.output).toMatch(/audit: snapshot delete mn-agentkill/)

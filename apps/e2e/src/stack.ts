@@ -16,6 +16,22 @@ function requireBuilt(path: string): string {
   return path
 }
 
+/**
+ * fetch, retried once when the server had already closed the pooled keep-alive connection the
+ * request went out on ("other side closed"). Suites that run tshark synchronously block their event
+ * loop past the hub's 5 s keep-alive timeout, so the client cannot see the close in time; a GET is
+ * idempotent and may be retried (RFC 9110 §9.2.2), as HTTP clients do.
+ */
+export async function fetchRetry(url: string, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init)
+  } catch (e) {
+    const code = ((e as Error).cause as { code?: string } | undefined)?.code
+    if ((init?.method ?? 'GET') !== 'GET' || code !== 'UND_ERR_SOCKET') throw e
+    return fetch(url, init)
+  }
+}
+
 export interface HubHandle {
   url: string
   process: TestProcess
@@ -37,7 +53,7 @@ export async function startHub(nats: Pick<NatsServerHandle, 'url'>, extraArgs: s
     url,
     process: p,
     async get(path) {
-      const res = await fetch(url + path)
+      const res = await fetchRetry(url + path)
       return { status: res.status, body: (await res.json()) as never }
     },
   }

@@ -37,7 +37,7 @@ function resetPeak(pid: number): void {
 }
 
 /** The snapshot directory exactly as the hub's SnapshotManager leaves a completed one. */
-async function layOutSnapshot(hubData: string, totalBytes: number): Promise<{ files: string[]; packets: number }> {
+export async function layOutSnapshot(hubData: string, totalBytes: number): Promise<{ files: string[]; packets: number }> {
   const sdir = join(hubData, 'snapshots', SNAPSHOT)
   mkdirSync(sdir, { recursive: true })
   const files = NODES.map((n) => join(sdir, `${n}.pcap`))

@@ -27,7 +27,7 @@ try {
   }
   if (want('mixed-replay')) {
     console.log('bench: HTTP/1.1 + HTTP/2 + gRPC offline replay vs tshark')
-    replaceSection(md, 'mixed-replay', await benchMixedReplay(dir, Number(process.env.BENCH_MIXED ?? 10_000)))
+    replaceSection(md, 'mixed-replay', await benchMixedReplay(dir, Number(process.env.BENCH_MIXED ?? 30_000)))
   }
   if (want('protocol-replay')) {
     console.log('bench: per-protocol offline replay (issue 4 dissectors) vs tshark')

@@ -9,11 +9,9 @@ import {
   controlKeys,
   decodeDetailsRequest,
   decodeFlowsRequest,
-  decodePcapSliceRequest,
   encodeAgentStatus,
   encodeDetailsResponse,
   encodeFlowsResponse,
-  encodePcapChunk,
   ensureEntryStream,
   renderMetrics,
   subjects,
@@ -27,7 +25,7 @@ import { startHealthServer } from './http/health-server.js'
 import { EntryPublisher } from './publish/entry-publisher.js'
 import { DetailsPcap } from './raw/details-pcap.js'
 import { RawRing } from './raw/raw-ring.js'
-import { SliceServer } from './raw/slice-server.js'
+import { SliceServer, subscribeSlices } from './raw/slice-server.js'
 import { WorkerClient } from './worker/worker-client.js'
 import type { WorkerDetails } from './worker/protocol.js'
 
@@ -233,21 +231,7 @@ export class Agent {
     })
     // Raw-capture slices, pulled chunk by chunk by the hub (see raw/slice-server.ts).
     this.#slices = new SliceServer(() => this.#raw?.ring)
-    const slices = this.#slices
-    nc.subscribe(subjects.agentVerb(node, 'pcap'), {
-      callback: (err, msg) => {
-        if (err) return
-        void (async () => {
-          let answer: Uint8Array
-          try {
-            answer = encodePcapChunk(await slices.handle(decodePcapSliceRequest(msg.data)))
-          } catch (e) {
-            answer = encodePcapChunk({ error: (e as Error).message })
-          }
-          msg.respond(answer)
-        })()
-      },
-    })
+    subscribeSlices(nc, node, this.#slices)
     nc.subscribe(subjects.agentVerb(node, 'flows'), {
       callback: (err, msg) => {
         if (err) return

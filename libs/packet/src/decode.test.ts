@@ -7,19 +7,10 @@ import { tempDir, tsharkFields } from '@tapwire/testing'
 import { formatAddress } from './address.js'
 import { DecodeStatus, decodePacket, IpProto, newDecodedPacket } from './decode.js'
 import { LinkType } from './link-type.js'
+import { be16, cat } from './test-support.js'
 
 const FUZZ_RUNS = Number(process.env['FUZZ_RUNS'] ?? 2000)
 
-const cat = (...parts: ArrayLike<number>[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
-}
-const be16 = (v: number) => [v >> 8, v & 0xff]
 
 /** TCP header (RFC 9293 §3.1) with MSS, SACK-permitted, timestamps (doff 10) and a payload. */
 function tcpSeg(sport: number, dport: number, payload: Uint8Array): Uint8Array {

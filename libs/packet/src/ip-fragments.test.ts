@@ -5,6 +5,7 @@ import { FragmentReassembler } from './ip-fragments.js'
 import type { FragmentLimits } from './ip-fragments.js'
 import { splitIpPacket } from './ip-fragments-split.js'
 import { LinkType } from './link-type.js'
+import { be16, cat, docV6 } from './test-support.js'
 
 // FUZZ_RUNS=n or FUZZ_SECONDS=s (npm run fuzz) make the properties run longer.
 const RUNS = Number(process.env['FUZZ_RUNS'] ?? (process.env['FUZZ_SECONDS'] ? 1e9 : 300))
@@ -13,16 +14,6 @@ const LIMIT_MS = process.env['FUZZ_SECONDS']
   : undefined
 const params = { numRuns: RUNS, ...(LIMIT_MS ? { interruptAfterTimeLimit: LIMIT_MS } : {}) }
 
-const be16 = (v: number): number[] => [(v >> 8) & 0xff, v & 0xff]
-const cat = (...parts: ArrayLike<number>[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
-}
 const bytes = (n: number, seed = 1): Uint8Array =>
   new Uint8Array(n).map((_, i) => (i * 31 + seed * 7) & 0xff)
 
@@ -56,24 +47,7 @@ function ipv4Udp(payload: Uint8Array, opts: number[] = [], src = 10, id = 0x1234
 function ipv6Udp(payload: Uint8Array, src = 1): Uint8Array {
   const udp = cat(be16(40000), be16(53), be16(8 + payload.length), [0, 0], payload)
   const hbh = [17, 0, 1, 4, 0, 0, 0, 0]
-  const a = (last: number): number[] => [
-    0x20,
-    0x01,
-    0x0d,
-    0xb8,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    last,
-  ]
+  const a = docV6
   return cat([0x60, 0, 0, 0], be16(hbh.length + udp.length), [0, 64], a(src), a(2), hbh, udp)
 }
 
@@ -93,24 +67,7 @@ function v4frag(id: number, offset: number, more: boolean, data: Uint8Array, src
 
 /** A hand-made IPv6 fragment (no other extension headers). */
 function v6frag(id: number, offset: number, more: boolean, data: Uint8Array): Uint8Array {
-  const a = (last: number): number[] => [
-    0x20,
-    0x01,
-    0x0d,
-    0xb8,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    last,
-  ]
+  const a = docV6
   const fh = [17, 0, ...be16(offset | (more ? 1 : 0)), ...be16(id >>> 16), ...be16(id & 0xffff)]
   return cat([0x60, 0, 0, 0], be16(8 + data.length), [44, 64], a(1), a(2), fh, data)
 }

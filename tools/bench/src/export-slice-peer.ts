@@ -9,16 +9,14 @@
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { connect } from 'nats'
+import type { NatsConnection } from 'nats'
 import { BatchBuilder } from '@tapwire/packet'
 import { PcapRing } from '@tapwire/pcap'
-import type { PcapChunk, PcapSliceRequest } from '@tapwire/wire'
-import { decodePcapSliceRequest, encodePcapChunk, subjects } from '@tapwire/wire'
 import { packetSynth } from './export-data.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 
 interface SliceServerLike {
-  handle(req: PcapSliceRequest): Promise<PcapChunk>
   close(): void
 }
 interface FetchResult {
@@ -69,25 +67,15 @@ async function agent(natsUrl: string, node: string, ringDir: string, mib: number
   const st = ring.stats()
   if (st.droppedPackets > 0 || st.writtenPackets !== packets)
     throw new Error(`ring kept ${st.writtenPackets} of ${packets} packets`)
-  const { SliceServer } = (await import(
+  const { SliceServer, subscribeSlices } = (await import(
     pathToFileURL(join(ROOT, 'apps/node-agent/dist/raw/slice-server.js')).href
-  )) as { SliceServer: new (ring: () => PcapRing | undefined) => SliceServerLike }
+  )) as {
+    SliceServer: new (ring: () => PcapRing | undefined) => SliceServerLike
+    subscribeSlices: (nc: NatsConnection, node: string, slices: SliceServerLike) => unknown
+  }
   const slices = new SliceServer(() => ring)
   const nc = await connect({ servers: natsUrl, name: `bench-agent-${node}` })
-  nc.subscribe(subjects.agentVerb(node, 'pcap'), {
-    callback: (err, msg) => {
-      if (err) return
-      void (async () => {
-        let answer: Uint8Array
-        try {
-          answer = encodePcapChunk(await slices.handle(decodePcapSliceRequest(msg.data)))
-        } catch (e) {
-          answer = encodePcapChunk({ error: (e as Error).message })
-        }
-        msg.respond(answer)
-      })()
-    },
-  })
+  subscribeSlices(nc, node, slices)
   await nc.flush()
   console.log(`READY ${JSON.stringify({ startMs: Math.floor(startMs), endMs: Math.ceil(endMs), packets })}`)
   await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()))

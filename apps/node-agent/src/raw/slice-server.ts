@@ -1,6 +1,8 @@
 import { createHash, webcrypto } from 'node:crypto'
 import type { PcapRing, SliceResult } from '@tapwire/pcap'
+import type { NatsConnection, Subscription } from 'nats'
 import type { PcapChunk, PcapSliceRequest } from '@tapwire/wire'
+import { decodePcapSliceRequest, encodePcapChunk, subjects } from '@tapwire/wire'
 
 /** Chunks stay far below NATS' default 1 MB max_payload (protobuf framing included). */
 export const MAX_CHUNK_BYTES = 256 * 1024
@@ -252,4 +254,25 @@ export class SliceServer {
     for (const s of this.#sessions.values()) s.abort()
     this.#sessions.clear()
   }
+}
+
+/**
+ * Answers `tapwire.agent.<node>.pcap` from `slices`: one chunk per request, or the error as a chunk
+ * (the hub retries or fails the node). The agent and the slice-transfer bench both serve this way.
+ */
+export function subscribeSlices(nc: NatsConnection, node: string, slices: SliceServer): Subscription {
+  return nc.subscribe(subjects.agentVerb(node, 'pcap'), {
+    callback: (err, msg) => {
+      if (err) return
+      void (async () => {
+        let answer: Uint8Array
+        try {
+          answer = encodePcapChunk(await slices.handle(decodePcapSliceRequest(msg.data)))
+        } catch (e) {
+          answer = encodePcapChunk({ error: (e as Error).message })
+        }
+        msg.respond(answer)
+      })()
+    },
+  })
 }

@@ -94,6 +94,22 @@ const newItem = (type: string, m: PgMessage, query = ''): Item => ({
   error: undefined,
 })
 
+// §55.7 message type bytes, per side: what a message may start with after a capture gap.
+const FRONTEND_TYPES = new Set([...'QPBEDCSHXFpdcf'].map((c) => c.charCodeAt(0)))
+const BACKEND_TYPES = new Set([...'RSKZTDCEIN123nstAGHWVcd'].map((c) => c.charCodeAt(0)))
+/**
+ * Whether `data` starts with a whole typed message of this side, ending with the data or followed
+ * by another plausible message start; a segment that begins mid-message rarely passes. A message
+ * longer than the segment is not taken as a resync point (the next segment will do).
+ */
+function startsMessage(data: Uint8Array, types: ReadonlySet<number>): boolean {
+  if (data.length < 5 || !types.has(data[0]!)) return false
+  const len = ((data[1]! << 24) | (data[2]! << 16) | (data[3]! << 8) | data[4]!) >>> 0
+  const next = 1 + len
+  if (len < 4 || next > data.length) return false
+  return next === data.length || types.has(data[next]!)
+}
+
 /** One PostgreSQL connection (protocol 3.0). */
 class PgSession implements DissectorSession {
   readonly #ctx: SessionContext
@@ -108,6 +124,8 @@ class PgSession implements DissectorSession {
   #skipBatches = 0
   /** TLS was accepted: the rest is ciphertext. */
   #encrypted = false
+  /** Per direction: a capture gap lost the framing; waiting for a segment that starts a message. */
+  readonly #resync: [boolean, boolean] = [false, false]
 
   constructor(ctx: SessionContext) {
     this.#ctx = ctx
@@ -117,14 +135,26 @@ class PgSession implements DissectorSession {
 
   onData(dir: Direction, data: Uint8Array, tsMs: number): void {
     if (this.#encrypted) return
-    if (dir === 0) this.#client.push(data, tsMs)
-    else this.#server.push(data, tsMs)
+    const framer = dir === 0 ? this.#client : this.#server
+    if (this.#resync[dir]) {
+      // Senders write whole messages per segment in practice, so after a gap the framing comes
+      // back at the first segment that starts like a message of this side (what Wireshark's
+      // per-segment decoding relies on too); segments before it are skipped.
+      if (!startsMessage(data, dir === 0 ? FRONTEND_TYPES : BACKEND_TYPES)) return
+      this.#resync[dir] = false
+      framer.reset()
+      framer.broken = false
+    }
+    framer.push(data, tsMs)
   }
 
-  onGap(): void {
-    // Framing is lost; what was waiting cannot be paired any more.
-    this.#encrypted = true
+  onGap(dir: Direction): void {
+    // What was waiting cannot be paired any more.
     this.#flushAll({ type: 'dissection', message: 'capture gap' })
+    // In the startup phase (untyped messages, the one-byte SSL answer) there is nothing to resync
+    // on: give the connection up. After it, every message is typed and self-delimiting.
+    if (this.#client.mode !== 'typed' || this.#server.mode !== 'typed') this.#encrypted = true
+    else this.#resync[dir] = true
   }
 
   onClose(): void {

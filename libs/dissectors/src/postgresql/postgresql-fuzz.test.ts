@@ -136,3 +136,46 @@ describe('PostgreSQL fuzzing', () => {
     expect(q.reqBodySize).toBe((64 << 20) + 6)
   })
 })
+
+describe('PostgreSQL after a capture gap', () => {
+  // pgbench over a lossy capture: the framing comes back at the next segment that starts a
+  // message, as tshark's per-segment decoding does, instead of losing the rest of the connection.
+  const answer = (tag: string): Uint8Array => Uint8Array.from([...msg('C', tag), ...ready])
+  it('resyncs on the next segment that starts a message; the query in flight reports the gap', () => {
+    const { s, calls } = session(postgresqlDissector)
+    s.onData(0, startup(), 1)
+    s.onData(1, Uint8Array.from([...msg('R', int32(0)), ...ready]), 2)
+    s.onData(0, msg('Q', 'SELECT 1'), 3)
+    s.onData(1, answer('SELECT 1'), 4)
+    s.onData(0, msg('Q', 'UPDATE a SET b = 1'), 5)
+    // The answer's first segment is lost; the rest of it starts mid-message and is skipped.
+    s.onGap(1, 100, 6)
+    s.onData(1, Uint8Array.from([0x31, 0x00, ...ready]), 7)
+    s.onData(0, msg('Q', 'SELECT 3'), 8)
+    s.onData(1, answer('SELECT 1'), 9)
+    // A gap on the client side too: the framing comes back at the next query.
+    s.onGap(0, 50, 10)
+    s.onData(0, Uint8Array.from([0x20, 0x31, 0x00]), 11)
+    s.onData(0, msg('Q', 'DELETE FROM a'), 12)
+    s.onData(1, answer('DELETE 2'), 13)
+    s.onClose(14)
+    expect(calls.map((c) => `${c.path} ${c.error?.message ?? 'ok'}`)).toEqual([
+      'appdb ok',
+      'SELECT 1 ok',
+      'UPDATE a SET b = 1 capture gap',
+      'SELECT 3 ok',
+      'DELETE FROM a ok',
+    ])
+  })
+
+  it('gives the connection up when the gap falls in the startup phase (nothing to resync on)', () => {
+    const { s, calls } = session(postgresqlDissector)
+    s.onData(0, sslRequest, 1)
+    s.onGap(1, 1, 2)
+    s.onData(0, msg('Q', 'SELECT 1'), 3)
+    s.onData(1, answer('SELECT 1'), 4)
+    s.onClose(5)
+    // Only the SSLRequest, reported with the gap; nothing after it is read.
+    expect(calls.map((c) => c.error?.message)).toEqual(['capture gap'])
+  })
+})

@@ -233,3 +233,37 @@ describe('buffered byte accounting', () => {
     expect(ft.stats.bufferedBytes).toBe(0)
   })
 })
+
+describe('closing a connection whose roles swap while it is flushed', () => {
+  // Found by `npm run fuzz` (seed 110253990): bytes flushed at close reach a dissector that decides
+  // the roles were the other way round; the second half must still be flushed, once.
+  it('flushes both halves exactly once and releases every buffered byte', () => {
+    let id = 1
+    const seen: string[] = []
+    const ft = new FlowTable({
+      nextId: () => id++,
+      onConnection: (conn: Connection) => ({
+        onData: (dir: Direction, data: Uint8Array) => {
+          seen.push(`${dir}:${new TextDecoder().decode(data)}`)
+          if (seen.length === 3) conn.swapRoles()
+        },
+        onGap: () => undefined,
+        onClose: () => undefined,
+      }),
+    })
+    const d = newDecodedPacket()
+    const feed = (pkt: Uint8Array) => {
+      decodePacket(LinkType.RAW, pkt, d)
+      ft.process(d, 0)
+    }
+    // Both directions picked up mid-stream with a hole, so both hold bytes when the table closes.
+    feed(tcp({ fromClient: true, seq: 100, flags: 0, payload: 'x' }))
+    feed(tcp({ fromClient: true, seq: 105, flags: 0, payload: 'client' }))
+    feed(tcp({ fromClient: false, seq: 200, flags: 0, payload: 'y' }))
+    feed(tcp({ fromClient: false, seq: 205, flags: 0, payload: 'server' }))
+    expect(ft.stats.bufferedBytes).toBe(12)
+    ft.closeAll(1)
+    expect(ft.stats.bufferedBytes).toBe(0)
+    expect(seen.map((s) => s.slice(2)).sort()).toEqual(['client', 'server', 'x', 'y'])
+  })
+})

@@ -242,8 +242,10 @@ export class FlowTable {
    */
   #close(conn: Connection, tsMs: number, reason: CloseReason): void {
     if (!conn.closed) {
-      for (const dir of [0, 1] as const) {
-        const half = conn.halves[dir]
+      // Each half once, by its direction at that moment: delivering one half's bytes may make a
+      // dissector swap the roles (Connection.swapRoles reverses `halves`), found by fuzzing.
+      for (const half of [...conn.halves]) {
+        const dir = conn.halves.indexOf(half) as Direction
         const gaps = half.gaps
         const gapBytes = half.gapBytes
         this.#account(-half.flush(tsMs, conn.consumer, dir))
@@ -306,8 +308,8 @@ export class FlowTable {
 
   #shedBuffers(tsMs: number): void {
     for (let c = this.#head; c && this.#buffered > this.limits.maxBufferedTotal * 0.75; c = c.next) {
-      for (const dir of [0, 1] as const) {
-        const half = c.halves[dir]
+      for (const half of [...c.halves]) {
+        const dir = c.halves.indexOf(half) as Direction
         if (half.buffered === 0) continue
         this.stats.bufferOverflows++
         const gaps = half.gaps

@@ -12,6 +12,10 @@
 //    behaviour) and the read timeout in ms (default 1000, cap's value).
 // 2. cap exposes no pcap_stats(), so kernel drops were invisible. stats() returns libpcap's
 //    counters: { received, dropped, ifDropped } (pcap_stats(3PCAP)).
+// 3. cap's 'packet' event carries no timestamp, so the agent stamped packets when JavaScript saw
+//    them; with TPACKET_V3 a block arrives up to the read timeout late, which would skew times and
+//    latencies. The event gains the packet header's time (pcap_pkthdr.ts: seconds, microseconds),
+//    the kernel's stamp, as tcpdump writes it.
 import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -19,14 +23,23 @@ import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const source = join(root, 'node_modules', 'cap', 'src', 'binding.cc')
-const MARK = '/* tapwire patch 1: open(..., immediate, timeoutMs), stats() */'
+const MARK = '/* tapwire patch 2: open(..., immediate, timeoutMs), stats(), packet timestamps */'
 
 if (!existsSync(source)) {
   console.log('patch-cap: node_modules/cap is not installed; nothing to patch')
   process.exit(0)
 }
+// The pristine source is kept beside it, so a newer patch applies to cap's own code, not to ours.
+const pristine = `${source}.tapwire-orig`
 let cc = readFileSync(source, 'utf8')
 if (cc.includes(MARK) && !process.argv.includes('--force')) process.exit(0)
+if (cc.includes('/* tapwire patch')) {
+  if (!existsSync(pristine)) {
+    console.error('patch-cap: node_modules/cap carries an older patch and no pristine copy; reinstall it (npm ci)')
+    process.exit(1)
+  }
+  cc = readFileSync(pristine, 'utf8')
+} else writeFileSync(pristine, cc)
 
 /** Replaces exactly one occurrence, or fails loudly: a cap upgrade must be looked at by a human. */
 function replaceOnce(from, to) {
@@ -65,6 +78,12 @@ if (!cc.includes(MARK)) {
       '    }\n\n' +
       '    static NAN_METHOD(Close) {\n'
   )
+  replaceOnce(
+    '      Local<Value> emit_argv[3] = {\n        Nan::New<String>(packet_symbol),\n        Nan::New<Number>(copy_len),\n        Nan::New<Boolean>(truncated)\n      };\n',
+    '      Local<Value> emit_argv[5] = {\n        Nan::New<String>(packet_symbol),\n        Nan::New<Number>(copy_len),\n        Nan::New<Boolean>(truncated),\n' +
+      '        Nan::New<Number>((double)pkt_hdr->ts.tv_sec),\n        Nan::New<Number>((double)pkt_hdr->ts.tv_usec)\n      };\n'
+  )
+  replaceOnce('        3,\n        emit_argv\n', '        5,\n        emit_argv\n')
   replaceOnce(
     '      Nan::SetPrototypeMethod(tpl, "close", Close);\n',
     '      Nan::SetPrototypeMethod(tpl, "close", Close);\n      Nan::SetPrototypeMethod(tpl, "stats", Stats);\n'

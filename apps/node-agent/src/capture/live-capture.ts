@@ -12,7 +12,8 @@ interface CapHandle {
    * a block waits before it is handed over.
    */
   open(device: string, filter: string, bufSize: number, buffer: Buffer, immediate?: boolean, timeoutMs?: number): string
-  on(event: 'packet', fn: (nbytes: number, truncated: boolean) => void): void
+  /** `tsSec`/`tsUsec`: the packet header's kernel timestamp (patched cap; absent unpatched). */
+  on(event: 'packet', fn: (nbytes: number, truncated: boolean, tsSec?: number, tsUsec?: number) => void): void
   close(): void
   /** libpcap's counters (patched cap); absent on an unpatched build. */
   stats?(): { received: number; dropped: number; ifDropped: number } | null
@@ -103,11 +104,16 @@ export class LiveCapture implements CaptureSource {
       stats.batches++
       void sink(builder.finish(), n)
     }
-    cap.on('packet', (nbytes: number) => {
-      clock.stamp()
+    cap.on('packet', (nbytes: number, _truncated: boolean, tsSec?: number, tsUsec?: number) => {
       stats.packets++
       stats.bytes += nbytes
-      builder.append(clock.sec, clock.nsec, buffer.subarray(0, nbytes))
+      // The kernel's stamp when the patched binding gives it: TPACKET_V3 hands a block over up to
+      // the read timeout after its first packet, so the time JavaScript sees it would be late.
+      if (tsSec !== undefined && tsUsec !== undefined) builder.append(tsSec, tsUsec * 1000, buffer.subarray(0, nbytes))
+      else {
+        clock.stamp()
+        builder.append(clock.sec, clock.nsec, buffer.subarray(0, nbytes))
+      }
       if (builder.count >= maxPackets || builder.byteLength >= maxBytes) flush()
     })
     this.#timer = setInterval(flush, batchMs)

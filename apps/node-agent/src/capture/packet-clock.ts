@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks'
 
 /**
- * Packet timestamps for sources that do not provide them (the `cap` binding exposes none):
+ * Packet timestamps for sources that do not provide them (an unpatched `cap` binding exposes none;
+ * ours passes the kernel's, see tools/scripts/patch-cap.mjs):
  * a monotonic clock anchored to wall time once, so stamps never go backwards when NTP adjusts
  * the wall clock. Precision is that of the JS callback (microseconds), not of the kernel.
  */

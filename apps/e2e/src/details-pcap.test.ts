@@ -6,7 +6,7 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { recordLoopback, requireTool, startEchoServer, tempDir, tsharkFields, until } from '@tapwire/testing'
 import type { NatsServerHandle, TestProcess } from '@tapwire/testing'
-import { startHub, startLoAgent, startNatsServer } from './stack.js'
+import { startHub, startLoAgent, startNatsServer, stopStack } from './stack.js'
 import type { HubHandle } from './stack.js'
 
 const run = promisify(execFile)
@@ -68,13 +68,7 @@ describe('drill-down include_pcap: bound and packets aged out of the ring', () =
     await until('both calls stored', async () => (await hub.get('/mcp/calls?limit=10')).body.total >= 2)
   })
 
-  afterAll(async () => {
-    await agent?.stop()
-    await hub?.process.stop()
-    await nats?.dispose()
-    await server?.close()
-    dir.dispose()
-  })
+  afterAll(() => stopStack({ agent, hub, nats, servers: [server], dir }))
 
   it('returns a small connection whole, and cuts a large one at --details-pcap-max', async () => {
     const small = await details('/pcap/small')

@@ -88,6 +88,24 @@ export function agentProcess(name: string, args: string[]): TestProcess {
 export { startNatsServer }
 
 /**
+ * Ends what a suite started, in order: the agent first (it publishes into NATS), then the hub,
+ * NATS, the peer servers and the temp dir. Parts that never started are skipped.
+ */
+export async function stopStack(parts: {
+  agent?: TestProcess | undefined
+  hub?: HubHandle | undefined
+  nats?: NatsServerHandle | undefined
+  servers?: ({ close(): Promise<void> } | undefined)[]
+  dir?: { dispose(): void }
+}): Promise<void> {
+  await parts.agent?.stop()
+  await parts.hub?.process.stop()
+  await parts.nats?.dispose()
+  for (const s of parts.servers ?? []) await s?.close()
+  parts.dir?.dispose()
+}
+
+/**
  * The stack most fault and load suites run: NATS, a hub, an echo HTTP server answering `body`, and
  * an agent capturing that server's port on `lo` (data dir `<dir>/agent`). `stop()` ends them all,
  * agent first, and removes the temp dir.
@@ -112,13 +130,8 @@ export async function startEchoStack(o: {
 }): Promise<EchoStack> {
   const dir = mkdtempSync(join(tmpdir(), `tapwire-e2e-${o.name}-`))
   const started: { nats?: NatsServerHandle; hub?: HubHandle; server?: EchoServer; agent?: TestProcess } = {}
-  const stop = async (): Promise<void> => {
-    await started.agent?.stop()
-    await started.hub?.process.stop()
-    await started.nats?.dispose()
-    await started.server?.close()
-    rmSync(dir, { recursive: true, force: true })
-  }
+  const stop = (): Promise<void> =>
+    stopStack({ ...started, servers: [started.server], dir: { dispose: () => rmSync(dir, { recursive: true, force: true }) } })
   try {
     const nats = (started.nats = await startNatsServer())
     const hub = (started.hub = await startHub(nats))

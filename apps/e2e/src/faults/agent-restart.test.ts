@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePort, sleep, tempDir, until } from '@tapwire/testing'
 import type { NatsServerHandle, TestProcess } from '@tapwire/testing'
-import { agentProcess, startHub, startNatsServer } from '../stack.js'
+import { agentProcess, startHub, startNatsServer, stopStack } from '../stack.js'
 import type { HubHandle } from '../stack.js'
 import { http1Load, scrapeMetrics, startEchoServer } from '@tapwire/testing'
 
@@ -70,13 +70,7 @@ describe('agent killed with SIGKILL and restarted on the same data dir', () => {
     agent = await startAgent()
   })
 
-  afterAll(async () => {
-    await agent?.stop()
-    await hub?.process.stop()
-    await nats?.dispose()
-    await server?.close()
-    dir.dispose()
-  })
+  afterAll(() => stopStack({ agent, hub, nats, servers: [server], dir }))
 
   it('reuses no entry id, keeps the entries of both lives, advances the id high-water mark', async () => {
     const first = await http1Load({

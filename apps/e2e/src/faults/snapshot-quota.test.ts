@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { http1Load, recordLoopback, scrapeMetrics, sleep, startEchoServer, tempDir, tsharkFields, until } from '@tapwire/testing'
 import type { NatsServerHandle, TestProcess } from '@tapwire/testing'
-import { startHub, startLoAgent, startNatsServer } from '../stack.js'
+import { startHub, startLoAgent, startNatsServer, stopStack } from '../stack.js'
 import type { HubHandle } from '../stack.js'
 
 /** Bytes of every file under `dir`, recursively (what the hub's quota counts). */
@@ -97,13 +97,7 @@ describe('snapshot storage quota filled', () => {
     await sleep(500)
   })
 
-  afterAll(async () => {
-    await agent?.stop()
-    await hub?.process.stop()
-    await nats?.dispose()
-    await server?.close()
-    dir.dispose()
-  })
+  afterAll(() => stopStack({ agent, hub, nats, servers: [server], dir }))
 
   it('refuses with 507 once the quota is used up, keeps what is stored, and makes room after a delete; a snapshot crossing it while transferring fails and leaves nothing', async () => {
     // Two snapshots within a generous quota: complete, and nothing lost against tcpdump.

@@ -238,7 +238,6 @@ export class Analyzer {
     if (call.reqTs > flow.lastTs) flow.lastTs = call.reqTs
     const index = flow.nextIndex++
     const node = this.#opts.node
-    const preview = (b: Uint8Array | undefined): string => (b && b.length > 0 ? decodeUtf8(b.subarray(0, this.#previewBytes)) : '')
     const entry: Entry = {
       id: formatEntryId(node, flow.id, index),
       node,
@@ -258,8 +257,8 @@ export class Analyzer {
       version: call.version ?? '',
       reqHeaders: call.reqHeaders ?? [],
       respHeaders: call.respHeaders ?? [],
-      reqBody: preview(call.reqBody),
-      respBody: preview(call.respBody),
+      reqBody: this.#preview(call.reqBody),
+      respBody: this.#preview(call.respBody),
       reqBodySize: call.reqBodySize ?? 0,
       respBodySize: call.respBodySize ?? 0,
       reqHeaderSize: call.reqHeaderSize ?? 0,
@@ -275,5 +274,10 @@ export class Analyzer {
     }
     this.#counters.entries++
     this.#opts.onEntry(entry, call)
+  }
+
+  #preview(b: Uint8Array | undefined): string {
+    if (b === undefined || b.length === 0) return ''
+    return decodeUtf8(b.length > this.#previewBytes ? b.subarray(0, this.#previewBytes) : b)
   }
 }

@@ -103,8 +103,15 @@ export class PeerFlows {
   /** A dissector swapped the connection's roles after attach: move it to the right flow. */
   reattach(conn: Connection): PeerFlow {
     const old = conn.owner as PeerFlow | undefined
-    const key = `${conn.transport}|${conn.client.ip}|${conn.server.ip}|${conn.server.port}`
-    if (old && old.key === key) return old
+    // Per call: compare the parts rather than build the key string (the usual answer is "same").
+    if (
+      old !== undefined &&
+      old.serverPort === conn.server.port &&
+      old.serverIp === conn.server.ip &&
+      old.clientIp === conn.client.ip &&
+      old.transport === conn.transport
+    )
+      return old
     if (old) {
       old.live.delete(conn)
       old.connections--

@@ -444,9 +444,26 @@ export function framingFromHeaders(headers: readonly Header[], fallback: BodyFra
   if (te !== undefined && /(^|,)\s*chunked\s*$/i.test(te)) return { kind: 'chunked' }
   const cl = headerValue(headers, 'content-length')
   if (cl !== undefined) {
-    const first = cl.split(',')[0]!.trim()
-    if (!/^\d{1,15}$/.test(first)) return 'invalid'
-    return { kind: 'length', length: Number(first) }
+    const length = contentLength(cl)
+    return length < 0 ? 'invalid' : { kind: 'length', length }
   }
   return fallback
+}
+
+/**
+ * The Content-Length value (RFC 9110 §8.6: 1*DIGIT; a list of identical values is tolerated by
+ * taking the first), or -1 when invalid. Plain digits, nearly every message, skip the split.
+ */
+function contentLength(v: string): number {
+  const n = v.length
+  let x = 0
+  let i = 0
+  for (; i < n && i < 15; i++) {
+    const d = v.charCodeAt(i) - 0x30
+    if (d < 0 || d > 9) break
+    x = x * 10 + d
+  }
+  if (i === n && n > 0) return x
+  const first = v.split(',')[0]!.trim()
+  return /^\d{1,15}$/.test(first) ? Number(first) : -1
 }

@@ -94,7 +94,8 @@ const EMPTY = new Uint8Array(0)
 
 /** A bounded byte collector: keeps the first `limit` bytes, counts all of them. */
 export class BoundedBytes {
-  #parts: Uint8Array[] = []
+  /** The kept bytes: nothing, one copied chunk (most bodies), or several, joined on `bytes()`. */
+  #parts: Uint8Array | Uint8Array[] | undefined
   #kept = 0
   total = 0
   readonly limit: number
@@ -106,10 +107,14 @@ export class BoundedBytes {
   push(chunk: Uint8Array): void {
     this.total += chunk.length
     const room = this.limit - this.#kept
-    if (room <= 0) return
+    if (room <= 0 || chunk.length === 0) return
+    // A copy: the chunk views a reassembly or batch buffer that is reused after this call.
     const take = chunk.length <= room ? chunk.slice() : chunk.slice(0, room)
-    this.#parts.push(take)
     this.#kept += take.length
+    const parts = this.#parts
+    if (parts === undefined) this.#parts = take
+    else if (Array.isArray(parts)) parts.push(take)
+    else this.#parts = [parts, take]
   }
 
   /** Counts bytes that were lost (a capture gap) without keeping any. */
@@ -122,16 +127,17 @@ export class BoundedBytes {
   }
 
   bytes(): Uint8Array {
-    if (this.#parts.length === 1) return this.#parts[0]!
+    const parts = this.#parts
     // Most requests have no body: one shared empty array rather than a new one per message.
-    if (this.#parts.length === 0) return EMPTY
+    if (parts === undefined) return EMPTY
+    if (!Array.isArray(parts)) return parts
     const out = new Uint8Array(this.#kept)
     let o = 0
-    for (const p of this.#parts) {
+    for (const p of parts) {
       out.set(p, o)
       o += p.length
     }
-    this.#parts = out.length > 0 ? [out] : []
+    this.#parts = out
     return out
   }
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { grpcFrame, concatBytes } from '../http2/test-support.js'
 import {
   grpcAttrs,
+  grpcWholeMessagesLength,
   isGrpcContentType,
   percentDecode,
   renderGrpcMessages,
@@ -92,5 +93,23 @@ describe('gRPC metadata', () => {
       { name: 'grpc_status', num: 0 },
       { name: 'grpc_message', str: '' },
     ])
+  })
+})
+
+describe('whole gRPC messages before a capture gap', () => {
+  const a = grpcFrame(Uint8Array.of(0x08, 0x01))
+  const b = grpcFrame(Uint8Array.of(0x12, 0x02, 0x68, 0x69))
+  const body = concatBytes([a, b])
+
+  it('stops at the last message that ends before the hole', () => {
+    expect(grpcWholeMessagesLength(body, body.length)).toBe(body.length)
+    expect(grpcWholeMessagesLength(body, body.length - 1)).toBe(a.length)
+    expect(grpcWholeMessagesLength(body, a.length + 3)).toBe(a.length)
+    expect(grpcWholeMessagesLength(body, 4)).toBe(0)
+  })
+
+  it('does not take a compressed flag other than 0 or 1 for a message start', () => {
+    const bad = concatBytes([a, Uint8Array.of(7, 0, 0, 0, 0)])
+    expect(grpcWholeMessagesLength(bad, bad.length)).toBe(a.length)
   })
 })

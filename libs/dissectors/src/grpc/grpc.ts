@@ -46,11 +46,21 @@ export interface GrpcOutcome {
   /** `grpc-status` from the trailers (or a Trailers-Only response); undefined when absent. */
   status: string | undefined
   message: string | undefined
+  /**
+   * The trailers may have been lost (a capture gap, an HPACK reference to a lost entry): an
+   * absent status is then unknown, not OK, and is left out rather than reported as 0.
+   */
+  statusUnknown?: boolean
 }
 
 /** The KFL variables (kubeshark-notes §1.1): grpc_method, grpc_status (0 when absent), plus ours. */
 export function grpcAttrs(path: string, outcome: GrpcOutcome): Attr[] {
   const { service, method } = splitGrpcPath(path)
+  if (outcome.statusUnknown === true && outcome.status === undefined)
+    return [
+      { name: 'grpc_method', str: method },
+      { name: 'grpc_service', str: service },
+    ]
   const status = outcome.status === undefined ? 0 : Number.parseInt(outcome.status.trim(), 10)
   return [
     { name: 'grpc_method', str: method },
@@ -96,4 +106,20 @@ export function renderGrpcMessages(body: Uint8Array, maxChars: number): string {
     o = end
   }
   return lines.join('\n')
+}
+
+/**
+ * Length of the whole length-prefixed messages at the start of `body[0, end)`: where a preview
+ * may stop when what follows `end` is not contiguous with it (a capture gap). A compressed flag
+ * other than 0 or 1 (PROTOCOL-HTTP2.md) ends the run: those bytes do not start a message.
+ */
+export function grpcWholeMessagesLength(body: Uint8Array, end: number): number {
+  let o = 0
+  while (o + 5 <= end && body[o]! <= 1) {
+    const len =
+      ((body[o + 1]! << 24) | (body[o + 2]! << 16) | (body[o + 3]! << 8) | body[o + 4]!) >>> 0
+    if (o + 5 + len > end) break
+    o += 5 + len
+  }
+  return o
 }

@@ -13,6 +13,11 @@ export interface DecodedBlock {
   decodedSize: number
   /** True when fields beyond the list limit were decoded (the table stays right) but dropped. */
   truncated: boolean
+  /**
+   * Fields left out because they referenced dynamic-table entries that a capture gap made unknown
+   * (see `HpackDecoder.desync`); always 0 while the decoder is in sync.
+   */
+  unknown: number
 }
 
 /** A COMPRESSION_ERROR (RFC 9113 §4.3): the connection's header state can no longer be trusted. */
@@ -27,10 +32,27 @@ export const HPACK_DEFAULT_TABLE_SIZE = 4096
 /** Integers above this are not lengths, indexes or table sizes any peer sends. */
 const MAX_INTEGER = 0x7fffffff
 const STATIC_COUNT = STATIC_TABLE.length
+/** RFC 7541 §4.1: every entry costs its name and value octets plus 32. */
+const ENTRY_OVERHEAD = 32
+
+/** What the decoder knows of a dynamic-table index after a capture gap. */
+const KNOWN = 0
+/** The entry is in the table, with its value, but its name came from an unknown entry. */
+const NAME_UNKNOWN = 1
+/** The index lies beyond the entries inserted since the gap: the lost block may have shifted it. */
+const UNKNOWN = 2
 
 /**
  * Decoder for one direction of one connection (RFC 7541). The dynamic table is a FIFO held as an
  * array with a moving head (oldest first); HPACK index 62 is the newest entry (§2.3.3).
+ *
+ * After a capture gap (`desync`) the decoder keeps decoding with what it can prove. A lost header
+ * block may have inserted any number of entries, but insertion always happens at the lowest
+ * dynamic index (§2.3.3, §4.4): the entries inserted since the gap sit at 62..62+k-1 in the
+ * encoder's table too, so references to them resolve correctly; references beyond them are
+ * unknown (`DecodedBlock.unknown`), never guessed. The entries since the gap are all newer than
+ * the unknown ones, so their eviction (§4.4, oldest first) is computable without knowing the
+ * older ones; once they fill the table, nothing older can remain and sync is whole again.
  */
 export class HpackDecoder {
   #names: string[] = []
@@ -41,10 +63,51 @@ export class HpackDecoder {
   #maxSize: number
   /** The bound the decoding peer set with SETTINGS_HEADER_TABLE_SIZE. */
   #limit: number
+  /**
+   * Since a gap: entries older than the ones held may exist in the encoder's table (unknown ones).
+   * All held entries were inserted after the gap.
+   */
+  #partial = false
+  /** While partial: the most the encoder's table size can be (the SETTINGS bound, or a §6.3 update seen since). */
+  #maxUpper = 0
+  /** Held entries whose name came from an unknown entry, by absolute id (`#base` + array position). */
+  readonly #unknownNames = new Set<number>()
+  /** Absolute id of array position 0 (entries compacted away before it). */
+  #base = 0
+  /** `#partial` or some held entry has an unknown name: lookups take the careful path. */
+  #lossy = false
+  /** Field references that could not be resolved since the decoder was made. */
+  unknownRefs = 0
+  /** Times the state was declared lost (`desync`). */
+  desyncs = 0
 
   constructor(settingsTableSize = HPACK_DEFAULT_TABLE_SIZE) {
     this.#limit = settingsTableSize
     this.#maxSize = Math.min(settingsTableSize, HPACK_HARD_TABLE_CAP)
+  }
+
+  /**
+   * Header blocks of this direction were lost (a capture gap, an undecodable fragment): forget
+   * the table, and from now on resolve only entries inserted after this point (see the class
+   * comment). The lost blocks may also have carried a size update (§6.3), up to the SETTINGS bound.
+   */
+  desync(): void {
+    this.desyncs++
+    this.#maxUpper = Math.max(this.#limit, this.#maxSize)
+    this.#maxSize = Math.min(this.#maxUpper, HPACK_HARD_TABLE_CAP)
+    this.#clear()
+    this.#partial = true
+    this.#lossy = true
+  }
+
+  /** False from a `desync` until the table is provably whole again. */
+  get inSync(): boolean {
+    return !this.#partial
+  }
+
+  /** Entries known to be right: all held ones (while partial, all were inserted after the gap). */
+  get synced(): number {
+    return this.length - this.#unknownNames.size
   }
 
   /** The decoding endpoint's SETTINGS_HEADER_TABLE_SIZE changed (RFC 9113 §6.5.2). */
@@ -65,11 +128,12 @@ export class HpackDecoder {
     return this.#names.length - this.#head
   }
 
-  /** The dynamic table, newest entry first (index 62 first). */
+  /** The dynamic table, newest entry first (index 62 first); an unknown name reads `?`. */
   entries(): HeaderField[] {
     const out: HeaderField[] = []
     for (let i = this.#names.length - 1; i >= this.#head; i--) {
-      out.push({ name: this.#names[i]!, value: this.#values[i]! })
+      const unknown = this.#unknownNames.size > 0 && this.#unknownNames.has(this.#base + i)
+      out.push({ name: unknown ? '?' : this.#names[i]!, value: this.#values[i]! })
     }
     return out
   }
@@ -82,6 +146,10 @@ export class HpackDecoder {
     const headers: HeaderField[] = []
     let decodedSize = 0
     let truncated = false
+    let unknown = 0
+    // Read once: it turns true within a block only if it already was (unknown names come from
+    // unknown entries), and a stale true only takes the careful path, which is right in sync too.
+    const lossy = this.#lossy
     const pos = { o: 0 }
     const end = block.length
     while (pos.o < end) {
@@ -91,34 +159,79 @@ export class HpackDecoder {
       if (b & 0x80) {
         // §6.1 Indexed Header Field.
         const idx = readInteger(block, pos, 7)
+        if (lossy && idx > STATIC_COUNT && this.#knowledge(idx) !== KNOWN) {
+          unknown++
+          continue
+        }
         name = this.#nameAt(idx)
         value = this.#valueAt(idx)
       } else if ((b & 0xc0) === 0x40) {
         // §6.2.1 Literal with Incremental Indexing.
         const idx = readInteger(block, pos, 6)
+        if (lossy && idx > STATIC_COUNT && this.#knowledge(idx) !== KNOWN) {
+          // The entry is inserted all the same (§4.4): its index and value are known, its name not.
+          this.#addUnknownName(readString(block, pos))
+          unknown++
+          continue
+        }
         name = idx === 0 ? readString(block, pos) : this.#nameAt(idx)
         value = readString(block, pos)
         this.#add(name, value)
       } else if ((b & 0xe0) === 0x20) {
         // §6.3 Dynamic Table Size Update.
-        const size = readInteger(block, pos, 5)
-        if (size > this.#limit)
-          throw new HpackError(`table size update ${size} above limit ${this.#limit}`)
-        this.#maxSize = Math.min(size, HPACK_HARD_TABLE_CAP)
-        this.#evict(0)
+        this.#sizeUpdate(readInteger(block, pos, 5))
         continue
       } else {
         // §6.2.2 Literal without Indexing (0000) and §6.2.3 Never Indexed (0001).
         const idx = readInteger(block, pos, 4)
+        if (lossy && idx > STATIC_COUNT && this.#knowledge(idx) !== KNOWN) {
+          readString(block, pos)
+          unknown++
+          continue
+        }
         name = idx === 0 ? readString(block, pos) : this.#nameAt(idx)
         value = readString(block, pos)
       }
-      const fieldSize = name.length + value.length + 32
+      const fieldSize = name.length + value.length + ENTRY_OVERHEAD
       decodedSize += fieldSize
       if (decodedSize <= maxListBytes) headers.push({ name, value })
       else truncated = true
     }
-    return { headers, decodedSize, truncated }
+    if (unknown > 0) this.unknownRefs += unknown
+    return { headers, decodedSize, truncated, unknown }
+  }
+
+  /** §6.3: the encoder's new maximum; evicts down to it (§4.3). */
+  #sizeUpdate(size: number): void {
+    if (size > this.#limit) {
+      // While partial, a SETTINGS frame raising the bound may have been lost with the gap.
+      if (!this.#partial)
+        throw new HpackError(`table size update ${size} above limit ${this.#limit}`)
+      this.#limit = size
+    }
+    // The encoder evicts down to `size`; if what is held since the gap leaves no room for even
+    // the smallest entry (32), nothing older survived: the table is whole again.
+    if (this.#partial) {
+      this.#maxUpper = size
+      if (this.#size + ENTRY_OVERHEAD > size) this.#resynced()
+    }
+    this.#maxSize = Math.min(size, HPACK_HARD_TABLE_CAP)
+    this.#evict(0)
+  }
+
+  /**
+   * While lossy, what is known of dynamic index `idx` (> 61). Beyond the held entries it is
+   * unknown while partial, and a decoding error once in sync (§2.3.3).
+   */
+  #knowledge(idx: number): number {
+    const i = this.#names.length - 1 - (idx - STATIC_COUNT - 1)
+    if (i < this.#head) {
+      if (this.#partial) return UNKNOWN
+      throw new HpackError(`index ${idx} beyond the dynamic table`)
+    }
+    return this.#unknownNames.size > 0 && this.#unknownNames.has(this.#base + i)
+      ? NAME_UNKNOWN
+      : KNOWN
   }
 
   // Name and value looked up separately: no [name, value] pair made per indexed field.
@@ -142,37 +255,76 @@ export class HpackDecoder {
   }
 
   /** §4.4: evict until the new entry fits; an entry larger than the table empties it. */
-  #add(name: string, value: string): void {
-    const size = name.length + value.length + 32
+  #add(name: string, value: string): boolean {
+    const size = name.length + value.length + ENTRY_OVERHEAD
+    if (this.#partial) this.#checkCycled(size)
     if (size > this.#maxSize) {
       this.#clear()
-      return
+      return false
     }
     this.#evict(size)
     this.#names.push(name)
     this.#values.push(value)
     this.#size += size
+    return true
+  }
+
+  /**
+   * An entry whose name is unknown (it came from an unknown entry). Its size counts only the
+   * value (a lower bound): the table may then hold entries the encoder already evicted, which the
+   * encoder never references, but never misses one it still has.
+   */
+  #addUnknownName(value: string): void {
+    if (this.#add('', value)) {
+      this.#unknownNames.add(this.#base + this.#names.length - 1)
+      this.#lossy = true
+    }
+  }
+
+  /**
+   * While partial, before inserting an entry of `size`: if the entries held since the gap, the new
+   * one and the smallest possible older entry (32) cannot fit in the largest table the encoder may
+   * have, the encoder has evicted everything older (§4.4 evicts oldest first): sync is whole again.
+   */
+  #checkCycled(size: number): void {
+    if (this.#size + size + ENTRY_OVERHEAD > this.#maxUpper) this.#resynced()
+  }
+
+  #resynced(): void {
+    this.#partial = false
+    this.#lossy = this.#unknownNames.size > 0
   }
 
   /** Evicts oldest entries until `room` more fits within the maximum size (§4.3). */
   #evict(room: number): void {
     while (this.#size + room > this.#maxSize && this.#head < this.#names.length) {
-      this.#size -= this.#names[this.#head]!.length + this.#values[this.#head]!.length + 32
+      this.#size -=
+        this.#names[this.#head]!.length + this.#values[this.#head]!.length + ENTRY_OVERHEAD
+      if (this.#lossy) this.#forgetUnknownName(this.#base + this.#head)
       this.#head++
     }
     // Compact now and then so evicted strings are released.
     if (this.#head > 64 && this.#head * 2 > this.#names.length) {
       this.#names = this.#names.slice(this.#head)
       this.#values = this.#values.slice(this.#head)
+      this.#base += this.#head
       this.#head = 0
     }
   }
 
+  #forgetUnknownName(id: number): void {
+    if (this.#unknownNames.delete(id) && this.#unknownNames.size === 0 && !this.#partial)
+      this.#lossy = false
+  }
+
   #clear(): void {
+    this.#base += this.#names.length
     this.#names = []
     this.#values = []
     this.#head = 0
     this.#size = 0
+    this.#unknownNames.clear()
+    this.#lossy = this.#partial
   }
 }
 

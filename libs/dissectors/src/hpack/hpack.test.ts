@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { encodeInteger, huffmanEncode } from '../http2/test-support.js'
+import { encodeInteger, huffmanEncode, TestHpackEncoder } from '../http2/test-support.js'
+import { params } from '../test-support/fuzz.js'
 import { HpackDecoder, HpackError, HPACK_HARD_TABLE_CAP, readInteger } from './decoder.js'
 import { huffmanCode, huffmanDecode } from './huffman.js'
 
@@ -13,6 +14,18 @@ const hex = (s: string): Uint8Array => {
 const pairs = (list: { name: string; value: string }[]): [string, string][] =>
   list.map((h) => [h.name, h.value])
 const ascii = (s: string): Uint8Array => new TextEncoder().encode(s)
+const concat = (...parts: Uint8Array[]): Uint8Array => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let o = 0
+  for (const p of parts) {
+    out.set(p, o)
+    o += p.length
+  }
+  return out
+}
+/** §6.2.1 literal with incremental indexing, new name, raw strings (each shorter than 127). */
+const literal = (name: string, value: string): Uint8Array =>
+  concat(Uint8Array.of(0x40, name.length), ascii(name), Uint8Array.of(value.length), ascii(value))
 
 interface Step {
   block: string
@@ -313,6 +326,167 @@ describe('HPACK dynamic table', () => {
       ),
       { numRuns: 500 }
     )
+  })
+})
+
+// After a capture gap (RFC 7541 §2.3.3, §4.4): entries inserted since the gap sit at the lowest
+// dynamic indexes whatever the lost blocks did, so they resolve; older ones are unknown, never guessed.
+describe('HPACK after a capture gap', () => {
+  it('C.3 with the second request lost: resolves what the third inserts, not what it references', () => {
+    const d = new HpackDecoder(4096)
+    d.decode(hex('8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d'))
+    // Request 2 (which inserted cache-control) is lost: index 63 now means :authority, but only
+    // to a decoder that saw request 2.
+    d.desync()
+    expect(d.inSync).toBe(false)
+    const out = d.decode(
+      hex('8287 85bf 400a 6375 7374 6f6d 2d6b 6579 0c63 7573 746f 6d2d 7661 6c75 65')
+    )
+    expect(pairs(out.headers)).toEqual(REQ3.filter(([n]) => n !== ':authority'))
+    expect(out.unknown).toBe(1)
+    expect(pairs(d.entries())).toEqual([['custom-key', 'custom-value']])
+    expect(d.synced).toBe(1)
+    // Index 62 is the entry inserted after the gap: known. 63 is not.
+    expect(pairs(d.decode(hex('be')).headers)).toEqual([['custom-key', 'custom-value']])
+    const unknown = d.decode(hex('bf'))
+    expect(unknown.headers).toEqual([])
+    expect(unknown.unknown).toBe(1)
+    expect(d.unknownRefs).toBe(2)
+  })
+
+  it('C.5 with the second response lost: evicts the entries since the gap exactly (table size 256)', () => {
+    const d = new HpackDecoder(256)
+    d.decode(
+      hex(`4803 3330 3258 0770 7269 7661 7465 611d 4d6f 6e2c 2032 3120 4f63 7420 3230 3133
+           2032 303a 3133 3a32 3120 474d 546e 1768 7474 7073 3a2f 2f77 7777 2e65 7861 6d70 6c65 2e63 6f6d`)
+    )
+    d.desync()
+    const out = d.decode(
+      hex(`88c1 611d 4d6f 6e2c 2032 3120 4f63 7420 3230 3133 2032 303a 3133 3a32 3220 474d
+           54c0 5a04 677a 6970 7738 666f 6f3d 4153 444a 4b48 514b 425a 584f 5157 454f 5049
+           5541 5851 5745 4f49 553b 206d 6178 2d61 6765 3d33 3630 303b 2076 6572 7369 6f6e 3d31`)
+    )
+    // cache-control (65) and location (64) came from before the gap: unknown.
+    expect(pairs(out.headers)).toEqual(
+      RESP3.filter(([n]) => n !== 'cache-control' && n !== 'location')
+    )
+    expect(out.unknown).toBe(2)
+    // The table since the gap is exactly the RFC's (215 octets), but 41 octets are left over
+    // that could hold an older entry: not provably whole yet.
+    expect(pairs(d.entries())).toEqual(RESP_TABLES[2]!)
+    expect(d.size).toBe(215)
+    expect(d.inSync).toBe(false)
+    // One more 36-octet entry: 215 + 36 + 32 > 256, so nothing older than the gap can remain.
+    d.decode(Uint8Array.of(0x40, 0x03, ...ascii('x-a'), 0x01, ...ascii('1')))
+    expect(d.inSync).toBe(true)
+    expect(pairs(d.entries())).toEqual([['x-a', '1'], ...RESP_TABLES[2]!])
+    expect(d.size).toBe(251)
+    // In sync again, a reference beyond the table is a decoding error once more (§2.3.3).
+    expect(pairs(d.decode(hex('c1')).headers)).toEqual([['date', DATE2]])
+    expect(() => d.decode(hex('c2'))).toThrow(HpackError)
+    // Evicting entries since the gap is exact: a 60-octet entry pushes out the oldest (date).
+    d.decode(literal('x-b', 'y'.repeat(25)))
+    expect(pairs(d.entries()).map(([n]) => n)).toEqual([
+      'x-b',
+      'x-a',
+      'set-cookie',
+      'content-encoding',
+    ])
+    expect(d.size).toBe(251 - 65 + 60)
+  })
+
+  it('a literal whose indexed name is unknown still inserts its entry, with an unknown name', () => {
+    const d = new HpackDecoder(4096)
+    d.desync()
+    // 0x7e: literal with incremental indexing, name index 62 (unknown), value "v".
+    const out = d.decode(Uint8Array.of(0x7e, 0x01, 0x76))
+    expect(out).toMatchObject({ headers: [], unknown: 1 })
+    expect(d.length).toBe(1)
+    expect(d.synced).toBe(0)
+    expect(pairs(d.entries())).toEqual([['?', 'v']])
+    // Referring to it (62) is unknown; the entry inserted after it pushes it to 63.
+    expect(d.decode(hex('be')).unknown).toBe(1)
+    d.decode(Uint8Array.of(0x40, 0x01, 0x6b, 0x01, 0x76))
+    expect(pairs(d.decode(hex('be')).headers)).toEqual([['k', 'v']])
+    expect(d.decode(hex('bf')).unknown).toBe(1)
+  })
+
+  it('a dynamic table size update (§6.3) can restore sync: to 0 always, else when the table is full', () => {
+    const d = new HpackDecoder(4096)
+    d.desync()
+    d.decode(Uint8Array.of(0x20))
+    expect(d.inSync).toBe(true)
+    expect(() => d.decode(hex('be'))).toThrow(HpackError)
+    d.desync()
+    // 0x3f 0x1a: size update to 57; then a 57-octet entry fills it: no room for anything older.
+    d.decode(concat(Uint8Array.of(0x3f, 0x1a), literal('k'.repeat(12), 'v'.repeat(13))))
+    expect(d.inSync).toBe(true)
+    d.desync()
+    // Size update to 4096 while holding nothing: anything older may still be there.
+    d.decode(concat(Uint8Array.of(0x3f, 0xe1, 0x1f), literal('a', 'b')))
+    expect(d.inSync).toBe(false)
+    // After a gap the SETTINGS bound may have changed unseen: an update above it is believed.
+    d.decode(encodeInteger(8192, 5, 0x20))
+    expect(d.maxSize).toBe(8192)
+  })
+
+  it('never resolves a field to a wrong value, whatever blocks are lost (against an encoder)', () => {
+    const names = ['a', 'b', 'c', 'content-type', ':authority', 'x-long']
+    let resynced = 0
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            fields: fc.array(fc.tuple(fc.constantFrom(...names), fc.integer({ min: 0, max: 6 })), {
+              minLength: 1,
+              maxLength: 6,
+            }),
+            lost: fc.boolean(),
+            resize: fc.option(fc.integer({ min: 0, max: 300 }), { freq: 6 }),
+          }),
+          { minLength: 1, maxLength: 40 }
+        ),
+        fc.boolean(),
+        (blocks, huffman) => {
+          const limit = 300
+          const enc = new TestHpackEncoder(limit, new Set(['b']))
+          const full = new HpackDecoder(limit)
+          const partial = new HpackDecoder(limit)
+          for (const { fields, lost, resize } of blocks) {
+            if (resize !== null) enc.resize(resize)
+            const headers = fields.map(
+              ([n, v]) => [n, n === 'x-long' ? 'L'.repeat(40 * v) : `v${v}`] as [string, string]
+            )
+            const block = enc.encode(headers, huffman)
+            const truth = full.decode(block)
+            expect(pairs(truth.headers)).toEqual(headers)
+            if (lost) {
+              partial.desync()
+              continue
+            }
+            const wasInSync = partial.inSync
+            const got = partial.decode(block)
+            if (!wasInSync && partial.inSync) resynced++
+            // What is decoded is the truth minus the unknown fields, in order.
+            expect(got.headers.length + got.unknown).toBe(headers.length)
+            let i = 0
+            for (const h of got.headers) {
+              while (
+                i < headers.length &&
+                !(headers[i]![0] === h.name && headers[i]![1] === h.value)
+              )
+                i++
+              expect(i, `${h.name}: ${h.value}`).toBeLessThan(headers.length)
+              i++
+            }
+            expect(partial.size).toBeLessThanOrEqual(Math.min(limit, HPACK_HARD_TABLE_CAP))
+          }
+        }
+      ),
+      { ...params, numRuns: Math.max(params.numRuns, 1000) }
+    )
+    // Sync does come back (the table cycles, or a size update empties it).
+    expect(resynced).toBeGreaterThan(100)
   })
 })
 

@@ -5,24 +5,33 @@ export const CLIENT_PREFACE = Uint8Array.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'
   c.charCodeAt(0)
 )
 
-/** Frame types (RFC 9113 §6). */
-export const FRAME_DATA = 0x0
-export const FRAME_HEADERS = 0x1
-export const FRAME_PRIORITY = 0x2
-export const FRAME_RST_STREAM = 0x3
-export const FRAME_SETTINGS = 0x4
-export const FRAME_PUSH_PROMISE = 0x5
-export const FRAME_PING = 0x6
-export const FRAME_GOAWAY = 0x7
-export const FRAME_WINDOW_UPDATE = 0x8
-export const FRAME_CONTINUATION = 0x9
+import {
+  FLAG_PADDED,
+  FRAME_CONTINUATION,
+  FRAME_DATA,
+  FRAME_HEADERS,
+  FRAME_PUSH_PROMISE,
+} from './frame-types.js'
+import type { FrameRules } from './resync.js'
+import { ResyncBuffer, SCAN_FOUND, scanForFrame } from './resync.js'
 
-/** Flags (RFC 9113 §6.1, §6.2). */
-export const FLAG_END_STREAM = 0x1
-export const FLAG_ACK = 0x1
-export const FLAG_END_HEADERS = 0x4
-export const FLAG_PADDED = 0x8
-export const FLAG_PRIORITY = 0x20
+export {
+  FLAG_ACK,
+  FLAG_END_HEADERS,
+  FLAG_END_STREAM,
+  FLAG_PADDED,
+  FLAG_PRIORITY,
+  FRAME_CONTINUATION,
+  FRAME_DATA,
+  FRAME_GOAWAY,
+  FRAME_HEADERS,
+  FRAME_PING,
+  FRAME_PRIORITY,
+  FRAME_PUSH_PROMISE,
+  FRAME_RST_STREAM,
+  FRAME_SETTINGS,
+  FRAME_WINDOW_UPDATE,
+} from './frame-types.js'
 
 /** Error code names for RST_STREAM and GOAWAY (RFC 9113 §7). */
 const ERROR_CODES = [
@@ -65,18 +74,32 @@ export interface FrameHandler {
   onDataGap(f: FrameHeader, length: number): void
   /** The DATA frame is over (END_STREAM is in `f.flags`). */
   onDataEnd(f: FrameHeader): void
+  /** A capture gap took part of this (non-DATA) frame's payload; the rest is skipped. */
+  onFrameLost(f: FrameHeader): void
+  /** Frame boundaries found again after a gap; `skipped` bytes that followed it were discarded. */
+  onResync(skipped: number): void
+  /**
+   * After a gap, bytes that break framing rules (a resync that went wrong, or a frame we cannot
+   * hold): the reader looks for a frame boundary again instead of stopping.
+   */
+  onMisframed(reason: string): void
   /** Unrecoverable: the reader stops. */
   onFatal(reason: string): void
 }
 
-type Phase = 'preface' | 'header' | 'payload' | 'dead'
-type Mode = 'data' | 'buffer' | 'skip'
+type Phase = 'preface' | 'header' | 'payload' | 'resync' | 'dead'
+/** `lost`: a frame of known length whose payload a gap cut; the rest is skipped. */
+type Mode = 'data' | 'buffer' | 'skip' | 'lost'
+
+/** Bytes a resync may discard before the direction is given up (it is not HTTP/2 any more). */
+export const RESYNC_GIVE_UP = 1 << 20
 
 /**
  * Reads frames from one direction, accepting bytes in any pieces (one byte at a time works).
  * DATA payloads stream through without being buffered; other frames are buffered whole up to
  * `maxBuffered` bytes. Longer header-carrying frames are fatal (the HPACK state would be lost);
- * other long frames (unknown types, GOAWAY debug data) are skipped.
+ * other long frames (unknown types, GOAWAY debug data) are skipped. After a capture gap that the
+ * frame lengths do not bridge, the reader looks for the next frame boundary (`resync.ts`).
  */
 export class FrameReader {
   #phase: Phase
@@ -92,15 +115,42 @@ export class FrameReader {
   #dataEnd = 0
   readonly #h: FrameHandler
   readonly #maxBuffered: number
+  readonly #rules: FrameRules
+  /** While resynchronising: the bytes after the gap not yet ruled out (made on first use). */
+  #resync: ResyncBuffer | undefined
+  /** A gap lost frames in this direction: framing errors since then are resynchronised. */
+  #gapped = false
 
-  constructor(expectPreface: boolean, maxBuffered: number, handler: FrameHandler) {
+  constructor(
+    expectPreface: boolean,
+    maxBuffered: number,
+    handler: FrameHandler,
+    rules: FrameRules
+  ) {
     this.#phase = expectPreface ? 'preface' : 'header'
     this.#maxBuffered = maxBuffered
     this.#h = handler
+    this.#rules = rules
   }
 
   get dead(): boolean {
     return this.#phase === 'dead'
+  }
+
+  /** Looking for a frame boundary after a gap. */
+  get resyncing(): boolean {
+    return this.#phase === 'resync'
+  }
+
+  /** Bytes held while resynchronising (bounded by the scan window). */
+  get resyncBuffered(): number {
+    return this.#phase === 'resync' ? (this.#resync?.length ?? 0) : 0
+  }
+
+  /** Bytes an unfinished resync discarded or holds: what it would skip if it ended now. */
+  get resyncPending(): number {
+    const r = this.#phase === 'resync' ? this.#resync : undefined
+    return r === undefined ? 0 : r.skipped + r.length
   }
 
   stop(): void {
@@ -140,31 +190,111 @@ export class FrameReader {
         case 'payload':
           o = this.#pushPayload(data, o)
           break
+        case 'resync':
+          o = this.#pushResync(data, o, ts)
+          break
       }
     }
   }
 
   /**
-   * Bytes lost in a capture gap. Survivable only inside a DATA (or skipped) payload whose length
-   * is known: returns false when the frame boundaries are lost, and the reader is then dead.
+   * Bytes lost in a capture gap. Returns true when they lay inside a DATA payload (or a skipped
+   * frame) whose length is known and nothing but body bytes was lost: framing goes on as before.
+   * Otherwise returns false: either a frame of known length lost part of its payload (reported
+   * with `onFrameLost`, the reader skips to its end), or the frame boundaries are gone and the
+   * reader resynchronises on the bytes that follow (`resyncing`).
    */
   gap(length: number): boolean {
-    if (this.#phase === 'payload' && this.#mode !== 'buffer') {
-      const f = this.#frame
-      const remaining = f.length - this.#pos
-      const padKnown = !(this.#mode === 'data' && (f.flags & FLAG_PADDED) !== 0 && this.#pos === 0)
-      if (length <= remaining && padKnown) {
-        if (this.#mode === 'data') {
-          const lost = overlap(this.#pos, this.#pos + length, this.#dataStart, this.#dataEnd)
-          if (lost > 0) this.#h.onDataGap(f, lost)
-        }
-        this.#pos += length
-        if (this.#pos === f.length) this.#endFrame()
-        return true
-      }
+    switch (this.#phase) {
+      case 'dead':
+        return false
+      case 'payload':
+        return this.#payloadGap(length)
+      case 'resync':
+        // What was held is not contiguous with what follows: start over after the new hole.
+        this.#resync!.reset()
+        return false
+      default:
+        // 'header' or 'preface': the hole's end need not be a frame boundary.
+        this.#startResync()
+        return false
     }
-    this.#phase = 'dead'
-    return false
+  }
+
+  #payloadGap(length: number): boolean {
+    const f = this.#frame
+    const remaining = f.length - this.#pos
+    if (this.#mode === 'data') return this.#dataGap(length, remaining)
+    // A buffered (non-DATA) frame lost part of its payload: the rest is skipped.
+    const survived = this.#mode !== 'buffer'
+    if (!survived) {
+      this.#h.onFrameLost(f)
+      this.#mode = 'lost'
+    }
+    if (length > remaining) {
+      this.#endFrame()
+      this.#startResync()
+      return false
+    }
+    this.#pos += length
+    if (this.#pos === f.length) this.#endFrame()
+    return survived
+  }
+
+  /** A hole in a DATA payload: body bytes lost; past the frame's end, the boundaries too. */
+  #dataGap(length: number, remaining: number): boolean {
+    const f = this.#frame
+    if ((f.flags & FLAG_PADDED) !== 0 && this.#pos === 0) {
+      // §6.1: the Pad Length octet is gone, so which octets after the hole are data is unknown:
+      // the rest of the frame is skipped (its END_STREAM still counts at its end).
+      this.#h.onDataGap(f, Math.min(length, remaining))
+      this.#mode = 'lost'
+    } else {
+      const lost = overlap(this.#pos, this.#pos + length, this.#dataStart, this.#dataEnd)
+      if (lost > 0) this.#h.onDataGap(f, lost)
+    }
+    if (length > remaining) {
+      // The frame ended inside the hole: its END_STREAM (known from its header) still applies.
+      this.#endFrame()
+      this.#startResync()
+      return false
+    }
+    this.#pos += length
+    if (this.#pos === f.length) this.#endFrame()
+    return true
+  }
+
+  #startResync(): void {
+    this.#gapped = true
+    this.#phase = 'resync'
+    this.#hdrLen = 0
+    // Room for the largest frame we buffer plus the header after it, to confirm it by chaining.
+    this.#resync = new ResyncBuffer(this.#maxBuffered + 18)
+  }
+
+  /**
+   * Holds the bytes after a gap until a frame boundary is confirmed among them (resync.ts), then
+   * replays them from there through the normal path with their own packet times.
+   */
+  #pushResync(data: Uint8Array, o: number, ts: number): number {
+    const r = this.#resync!
+    o += r.append(data, o, data.length, ts)
+    const found = scanForFrame(r.bytes, 0, r.length, this.#rules, r.cap, r.skipped)
+    r.discard(found.at)
+    if (found.verdict === SCAN_FOUND) {
+      this.#phase = 'header'
+      // Detached first: replaying may hit another framing error and start a new resync. Rare
+      // enough that its memory is not worth keeping either.
+      this.#resync = undefined
+      this.#h.onResync(r.skipped)
+      r.drain((piece, pieceTs) => this.push(piece, pieceTs))
+      return o
+    }
+    if (r.skipped > RESYNC_GIVE_UP) {
+      this.#fatal(`no HTTP/2 frame boundary within ${RESYNC_GIVE_UP} bytes after a capture gap`)
+      return data.length
+    }
+    return o
   }
 
   /** Starts the frame whose 9-byte header is at `h[o]` (§4.1). */
@@ -218,7 +348,7 @@ export class FrameReader {
         const pad = data[o]!
         if (pad >= f.length) {
           this.#fatal('DATA padding longer than the frame')
-          return data.length
+          return o
         }
         this.#dataStart = 1
         this.#dataEnd = f.length - pad
@@ -239,6 +369,8 @@ export class FrameReader {
     this.#phase = 'header'
     if (this.#mode === 'data') this.#h.onDataEnd(f)
     else if (this.#mode === 'buffer') this.#h.onFrame(f, this.#buf.subarray(0, f.length))
+    // A DATA frame whose payload a gap cut still ends its stream if its header said so.
+    else if (this.#mode === 'lost' && f.type === FRAME_DATA) this.#h.onDataEnd(f)
   }
 
   /** Room for a `length`-byte payload pieced together from several segments. */
@@ -249,6 +381,11 @@ export class FrameReader {
   }
 
   #fatal(reason: string): void {
+    if (this.#gapped && this.#phase !== 'resync') {
+      this.#startResync()
+      this.#h.onMisframed(reason)
+      return
+    }
     this.#phase = 'dead'
     this.#h.onFatal(reason)
   }

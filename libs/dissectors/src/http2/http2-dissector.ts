@@ -7,7 +7,12 @@ import type {
   ProbeVerdict,
   SessionContext,
 } from '../engine/types.js'
-import { grpcAttrs, isGrpcContentType, renderGrpcMessages } from '../grpc/grpc.js'
+import {
+  grpcAttrs,
+  grpcWholeMessagesLength,
+  isGrpcContentType,
+  renderGrpcMessages,
+} from '../grpc/grpc.js'
 import type { HeaderField } from '../hpack/decoder.js'
 import { HpackDecoder } from '../hpack/decoder.js'
 import { splitTarget } from '../http1/http1-dissector.js'
@@ -30,11 +35,46 @@ import {
   FRAME_SETTINGS,
   FrameReader,
 } from './frames.js'
+import type { FrameRules } from './resync.js'
+import { newFrameRules, streamIdsWithin } from './resync.js'
 
 /** Streams tracked at once per connection; beyond it the oldest is reported and dropped. */
 export const MAX_OPEN_STREAMS = 1000
 /** SETTINGS_HEADER_TABLE_SIZE (RFC 9113 §6.5.2). */
 const SETTINGS_HEADER_TABLE_SIZE = 0x1
+/** SETTINGS_MAX_FRAME_SIZE (RFC 9113 §6.5.2): 2^14 to 2^24-1. */
+const SETTINGS_MAX_FRAME_SIZE = 0x5
+const MAX_FRAME_SIZE_MIN = 1 << 14
+const MAX_FRAME_SIZE_MAX = (1 << 24) - 1
+/** Stream ids plausible after a gap beyond those the lost bytes could have opened (§5.1.1). */
+const STREAM_SLACK = 32
+
+/** Stream.lost bits: what a capture gap may have taken from the stream. */
+const LOST_REQ_BYTES = 1
+const LOST_RESP_BYTES = 2
+const LOST_REQ_HEADERS = 4
+const LOST_RESP_HEADERS = 8
+
+/** What capture gaps did to one connection; every affected call's error quotes it. */
+export interface Http2GapStats {
+  /** Holes reported by the reassembly (any size, anywhere). */
+  gaps: number
+  /** Of them, holes the frame lengths did not bridge: the frame boundaries had to be found again. */
+  framingLost: number
+  /** Frame boundaries found again. */
+  resyncs: number
+  /** Bytes after holes discarded while looking for a frame boundary. */
+  resyncSkipped: number
+  /**
+   * Times a direction's HPACK state was declared lost: header blocks lost in a hole, or orphaned
+   * or undecodable after one (HpackDecoder.desync).
+   */
+  hpackDesyncs: number
+  /** Header fields that referenced HPACK entries a hole made unknown (left out of the calls). */
+  unknownFields: number
+  /** The reason resynchronisation was given up, if it was. */
+  gaveUp: string
+}
 
 /** What the HTTP/1 dissector hands over after `101 Switching Protocols` with `Upgrade: h2c`. */
 export interface H2cUpgradeInit {
@@ -72,6 +112,22 @@ interface Stream {
   respEnded: boolean
   trailers: Header[]
   gaps: number
+  /** What capture gaps did to this stream; made when one first does (rare: not per stream). */
+  gap: StreamGap | undefined
+}
+
+interface StreamGap {
+  /** LOST_* bits: what capture gaps may have taken. */
+  lost: number
+  /** Header fields left out because they referenced HPACK entries lost in a gap. */
+  unknownFields: number
+  /** Body bytes before the first hole in each body (-1: none); gRPC previews stop there. */
+  reqHole: number
+  respHole: number
+  /** The last gap counted in `gaps` (a gap is counted once per call however it hit it). */
+  seq: number
+  /** Packet time of that gap, or of the stream's last frame since: idle streams time out. */
+  at: number
 }
 
 function isUpgradeInit(init: unknown): init is H2cUpgradeInit {
@@ -124,17 +180,39 @@ class Http2Session implements DissectorSession {
   readonly #streams = new Map<number, Stream>()
   /** A header block waiting for CONTINUATION frames, per direction (§6.10). */
   readonly #blocks: [HeaderBlock | undefined, HeaderBlock | undefined] = [undefined, undefined]
+  /** What a frame header may look like per direction, for resynchronisation after a gap. */
+  readonly #rules: [FrameRules, FrameRules] = [
+    newFrameRules(true, () => this.#streamBound(1)),
+    newFrameRules(false, () => this.#streamBound(0)),
+  ]
+  /** Per direction: a gap lost frames, so orphan CONTINUATIONs and undecodable blocks are losses. */
+  readonly #gapped: [boolean, boolean] = [false, false]
   #lastClientStream = 0
+  /** The highest stream id opened (either side), bounding plausible ids after a gap. */
+  #highestStream = 0
+  /** Octets lost in gaps (both directions) since that stream was opened. */
+  #lostSinceHighest = 0
+  /** Packet time of the latest gap. */
+  #gapTs = 0
   #dead = false
+  readonly gapStats: Http2GapStats = {
+    gaps: 0,
+    framingLost: 0,
+    resyncs: 0,
+    resyncSkipped: 0,
+    hpackDesyncs: 0,
+    unknownFields: 0,
+    gaveUp: '',
+  }
 
   constructor(ctx: SessionContext, init?: unknown) {
     this.#ctx = ctx
     // A HEADERS payload holds a fragment plus at most 256 octets of padding and priority.
     const maxBuffered = ctx.limits.maxHeaderBytes + 512
     this.#readers = [
-      new FrameReader(true, maxBuffered, this.#handler(0)),
+      new FrameReader(true, maxBuffered, this.#handler(0), this.#rules[0]),
       // The server's preface is just its first frame, a SETTINGS frame (§3.4).
-      new FrameReader(false, maxBuffered, this.#handler(1)),
+      new FrameReader(false, maxBuffered, this.#handler(1), this.#rules[1]),
     ]
     if (isUpgradeInit(init)) this.#openUpgradeStream(init)
   }
@@ -150,24 +228,29 @@ class Http2Session implements DissectorSession {
   }
 
   /**
-   * A gap inside a DATA payload only loses body bytes. Anywhere else the frame boundaries or
-   * the HPACK state (RFC 7541 §2.2: both ends must see every header block) are gone, and HTTP/2
-   * cannot resynchronise: the open streams are reported and the connection is given up.
+   * A gap inside a DATA payload only loses body bytes. Anywhere else frames are lost: a lost
+   * header block may have changed the HPACK table (RFC 7541 §2.2: both ends must see every
+   * block), so the direction's decoder continues with what it can prove (HpackDecoder.desync);
+   * where the frame lengths do not bridge the hole, the reader finds the next frame boundary
+   * (resync.ts). Streams whose bytes may have been in the hole are flagged; others go on.
    */
-  onGap(dir: Direction, length: number): void {
+  onGap(dir: Direction, length: number, tsMs: number): void {
     if (this.#dead) return
-    if (this.#readers[dir].gap(length)) return
-    for (const s of [...this.#streams.values()]) {
-      s.gaps++
-      this.#emit(s, {
-        type: 'dissection',
-        message: 'capture gap: HTTP/2 header compression state lost',
-      })
+    this.gapStats.gaps++
+    this.#gapTs = tsMs
+    this.#lostSinceHighest += length
+    try {
+      const reader = this.#readers[dir]
+      if (reader.gap(length)) return
+      if (reader.resyncing) this.#framingLost(dir)
+    } catch {
+      this.#stop()
     }
-    this.#stop()
   }
 
   onClose(): void {
+    // Bytes still held by an unfinished resync were skipped too.
+    this.gapStats.resyncSkipped += this.#readers[0].resyncPending + this.#readers[1].resyncPending
     for (const s of [...this.#streams.values()]) {
       if (s.respHeaders === undefined)
         this.#emit(s, { type: 'connection', message: 'connection closed before a response' })
@@ -187,6 +270,10 @@ class Http2Session implements DissectorSession {
       // Streams with a response under way may legitimately last (gRPC streaming, long polls).
       if (s.respHeaders === undefined && nowMs - s.reqTs >= timeout) {
         this.#emit(s, { type: 'timeout', message: `no response within ${timeout} ms` })
+      } else if (s.gap !== undefined && s.gap.lost !== 0 && nowMs - s.gap.at >= timeout) {
+        // Its end may have been in the hole: reported once it has been idle that long, rather
+        // than when the connection (maybe a long-lived gRPC channel) closes.
+        this.#emit(s, { type: 'timeout', message: `stream idle ${timeout} ms after a capture gap` })
       }
     }
   }
@@ -204,21 +291,146 @@ class Http2Session implements DissectorSession {
       onFrame: (f: FrameHeader, payload: Uint8Array) => this.#onFrame(dir, f, payload),
       onData: (f: FrameHeader, chunk: Uint8Array) => {
         const s = this.#streams.get(f.streamId)
-        if (s) (dir === 0 ? s.reqBody : s.respBody).push(chunk)
+        if (s === undefined) return
+        ;(dir === 0 ? s.reqBody : s.respBody).push(chunk)
+        if (s.gap !== undefined) s.gap.at = f.ts
       },
       onDataGap: (f: FrameHeader, length: number) => {
         const s = this.#streams.get(f.streamId)
         if (s) {
+          this.#markHole(s, dir)
           ;(dir === 0 ? s.reqBody : s.respBody).skip(length)
-          s.gaps++
+          this.#hit(s, 0)
         }
       },
       onDataEnd: (f: FrameHeader) => {
-        if (this.#blocks[dir] !== undefined) return this.#stop() // §6.10: only CONTINUATION may follow
+        if (this.#blocks[dir] !== undefined) return this.#blockBroken(dir) // §6.10
         if ((f.flags & FLAG_END_STREAM) !== 0) this.#endStream(dir, f.streamId)
       },
-      onFatal: () => this.#stop(),
+      onFrameLost: (f: FrameHeader) => this.#frameLost(dir, f),
+      onResync: (skipped: number) => {
+        this.gapStats.resyncs++
+        this.gapStats.resyncSkipped += skipped
+      },
+      onMisframed: () => this.#framingLost(dir),
+      onFatal: (reason: string) => {
+        if (this.#gapped[dir]) this.#giveUp(reason)
+        else this.#stop()
+      },
     }
+  }
+
+  /**
+   * The hole in `dir` was not bridged by frame lengths: any frame of that direction may be gone.
+   * Header state is lost, and every stream still sending in that direction may have lost bytes.
+   */
+  #framingLost(dir: Direction): void {
+    this.gapStats.framingLost++
+    this.#headerStateLost(dir)
+    for (const s of this.#streams.values()) {
+      if (dir === 0 ? s.reqEnded : s.respEnded) continue
+      this.#hit(s, dir === 0 ? LOST_REQ_BYTES : LOST_RESP_BYTES)
+      this.#markHole(s, dir)
+    }
+  }
+
+  /** A frame of known length lost part of its payload in a gap (its header is known). */
+  #frameLost(dir: Direction, f: FrameHeader): void {
+    const s = this.#streams.get(f.streamId)
+    switch (f.type) {
+      case FRAME_HEADERS:
+      case FRAME_CONTINUATION:
+      case FRAME_PUSH_PROMISE: {
+        // The block is lost; the frame ends where its header said, so framing goes on.
+        const pending = this.#blocks[dir]
+        this.#headerStateLost(dir)
+        if (f.type === FRAME_HEADERS && pending === undefined)
+          this.#headerBlockLost(dir, f.streamId, (f.flags & FLAG_END_STREAM) !== 0, f.ts)
+        break
+      }
+      case FRAME_RST_STREAM:
+        // The stream's end is lost: it is reported when the connection closes.
+        if (s) this.#hit(s, dir === 0 ? LOST_REQ_BYTES : LOST_RESP_BYTES)
+        break
+      default:
+        // SETTINGS, PING, GOAWAY, PRIORITY, WINDOW_UPDATE: nothing a call is made of. (A lost
+        // SETTINGS could change a limit; peers send theirs at the start, §3.4.)
+        break
+    }
+  }
+
+  /**
+   * Header blocks of `dir` may be lost: HPACK continues with what it can prove, and a block
+   * waiting for CONTINUATION frames is incomplete.
+   */
+  #headerStateLost(dir: Direction): void {
+    this.#gapped[dir] = true
+    this.gapStats.hpackDesyncs++
+    this.#decoders[dir].desync()
+    const pending = this.#blocks[dir]
+    if (pending !== undefined) {
+      this.#blocks[dir] = undefined
+      if (!pending.push) this.#headerBlockLost(dir, pending.streamId, pending.endStream, pending.ts)
+    }
+  }
+
+  /** A header block of `id` was lost: its stream's fields are not known. */
+  #headerBlockLost(dir: Direction, id: number, endStream: boolean, ts: number): void {
+    let s = this.#streams.get(id)
+    if (s === undefined && dir === 0 && id % 2 === 1 && id > this.#lastClientStream) {
+      // A request whose headers were lost: its response still makes it a call (flagged).
+      this.#lastClientStream = id
+      s = this.#newStream(id, ts)
+      this.#hit(s, LOST_REQ_HEADERS)
+    } else if (s !== undefined) {
+      const what = s.respHeaders === undefined ? LOST_RESP_HEADERS : LOST_RESP_BYTES
+      this.#hit(s, dir === 0 ? LOST_REQ_BYTES : what)
+    }
+    if (s !== undefined && endStream) this.#endStream(dir, id)
+  }
+
+  /** §6.10 broken after a gap (misframed bytes), or a protocol error without one. */
+  #blockBroken(dir: Direction): void {
+    if (this.#gapped[dir]) this.#headerStateLost(dir)
+    else this.#stop()
+  }
+
+  /**
+   * The highest stream id a frame right after a gap may carry: the highest seen, plus streams
+   * opened in octets lost since, or in octets the other direction holds while resynchronising
+   * (it opens the streams this one answers), plus a few.
+   */
+  #streamBound(other: Direction): number {
+    const unseen = this.#lostSinceHighest + this.#readers[other].resyncBuffered
+    return Math.min(0x7fffffff, this.#highestStream + streamIdsWithin(unseen) + STREAM_SLACK)
+  }
+
+  /** Resynchronisation failed: what is open is reported, the connection given up. */
+  #giveUp(reason: string): void {
+    this.gapStats.gaveUp = reason
+    for (const s of [...this.#streams.values()]) {
+      this.#hit(s, 0)
+      this.#emit(s, { type: 'dissection', message: reason })
+    }
+    this.#stop()
+  }
+
+  /** `s` may have lost `lost` (LOST_* bits) to the latest gap; each gap counts once per call. */
+  #hit(s: Stream, lost: number): void {
+    const g = gapOf(s)
+    g.lost |= lost
+    if (g.seq !== this.gapStats.gaps) {
+      g.seq = this.gapStats.gaps
+      g.at = this.#gapTs
+      s.gaps++
+    }
+  }
+
+  #markHole(s: Stream, dir: Direction): void {
+    const g = gapOf(s)
+    if (dir === 0) {
+      if (g.reqHole < 0) g.reqHole = s.reqBody.total
+    } else if (g.respHole < 0) g.respHole = s.respBody.total
   }
 
   #onFrame(dir: Direction, f: FrameHeader, p: Uint8Array): void {
@@ -227,7 +439,7 @@ class Http2Session implements DissectorSession {
       pending !== undefined &&
       (f.type !== FRAME_CONTINUATION || f.streamId !== pending.streamId)
     ) {
-      return this.#stop() // §6.10: a header block is contiguous on the connection
+      return this.#blockBroken(dir) // §6.10: a header block is contiguous on the connection
     }
     switch (f.type) {
       case FRAME_HEADERS: {
@@ -259,7 +471,8 @@ class Http2Session implements DissectorSession {
         break
       }
       case FRAME_CONTINUATION: {
-        if (pending === undefined) return this.#stop()
+        // After a gap, a CONTINUATION whose HEADERS was lost: its fragment is lost too.
+        if (pending === undefined) return this.#blockBroken(dir)
         pending.size += p.length
         if (pending.size > this.#ctx.limits.maxHeaderBytes) return this.#stop()
         pending.parts.push(p.slice())
@@ -287,10 +500,18 @@ class Http2Session implements DissectorSession {
 
   #applySettings(dir: Direction, p: Uint8Array): void {
     const v = new DataView(p.buffer, p.byteOffset, p.length)
+    const peer = dir === 0 ? 1 : 0
     for (let i = 0; i + 6 <= p.length; i += 6) {
       // A SETTINGS value limits what the *peer* sends: this endpoint's decoder is the other side's.
-      if (v.getUint16(i) === SETTINGS_HEADER_TABLE_SIZE)
-        this.#decoders[dir === 0 ? 1 : 0].setSettingsLimit(v.getUint32(i + 2))
+      const id = v.getUint16(i)
+      const value = v.getUint32(i + 2)
+      if (id === SETTINGS_HEADER_TABLE_SIZE) this.#decoders[peer].setSettingsLimit(value)
+      else if (
+        id === SETTINGS_MAX_FRAME_SIZE &&
+        value >= MAX_FRAME_SIZE_MIN &&
+        value <= MAX_FRAME_SIZE_MAX
+      )
+        this.#rules[peer].maxFrameSize = value
     }
   }
 
@@ -330,15 +551,28 @@ class Http2Session implements DissectorSession {
       }
     }
     let fields: HeaderField[]
+    let unknown: number
     try {
-      fields = this.#decoders[block.dir].decode(bytes, this.#ctx.limits.maxHeaderBytes).headers
+      const decoded = this.#decoders[block.dir].decode(bytes, this.#ctx.limits.maxHeaderBytes)
+      fields = decoded.headers
+      unknown = decoded.unknown
     } catch {
-      // COMPRESSION_ERROR (RFC 9113 §4.3): every later header block is undecodable.
-      return this.#stop()
+      return this.#undecodable(block)
     }
+    if (unknown > 0) this.gapStats.unknownFields += unknown
     if (block.push) this.#onPushPromise(block, fields)
-    else if (block.dir === 0) this.#onRequestHeaders(block, fields)
-    else this.#onResponseHeaders(block, fields)
+    else if (block.dir === 0) this.#onRequestHeaders(block, fields, unknown)
+    else this.#onResponseHeaders(block, fields, unknown)
+  }
+
+  /**
+   * COMPRESSION_ERROR (RFC 9113 §4.3): every later header block is undecodable. After a gap it
+   * more likely means the block was misframed or its context lost: it is treated as lost.
+   */
+  #undecodable(block: HeaderBlock): void {
+    if (!this.#gapped[block.dir]) return this.#stop()
+    this.#headerStateLost(block.dir)
+    if (!block.push) this.#headerBlockLost(block.dir, block.streamId, block.endStream, block.ts)
   }
 
   #newStream(id: number, ts: number): Stream {
@@ -369,8 +603,13 @@ class Http2Session implements DissectorSession {
       respEnded: false,
       trailers: [],
       gaps: 0,
+      gap: undefined,
     }
     this.#streams.set(id, s)
+    if (id > this.#highestStream) {
+      this.#highestStream = id
+      this.#lostSinceHighest = 0
+    }
     return s
   }
 
@@ -392,7 +631,7 @@ class Http2Session implements DissectorSession {
     s.grpc = isGrpcContentType(headerValue(regular, 'content-type'))
   }
 
-  #onRequestHeaders(block: HeaderBlock, fields: HeaderField[]): void {
+  #onRequestHeaders(block: HeaderBlock, fields: HeaderField[], unknown: number): void {
     let s = this.#streams.get(block.streamId)
     if (s === undefined) {
       // Client streams are odd and increasing (§5.1.1); an old id is a closed stream's trailers.
@@ -400,16 +639,29 @@ class Http2Session implements DissectorSession {
       this.#lastClientStream = block.streamId
       s = this.#newStream(block.streamId, block.ts)
       this.#setRequest(s, fields, block.size)
+    } else if (
+      s.gap !== undefined &&
+      (s.gap.lost & LOST_REQ_HEADERS) !== 0 &&
+      s.method === '' &&
+      s.reqHeaders.length === 0
+    ) {
+      // Its first block was lost: this one (trailers, or a block after a lost CONTINUATION)
+      // holds real request fields all the same.
+      this.#setRequest(s, fields, block.size)
     } else {
       // Request trailers (§8.1): rare outside gRPC-web; counted with the request headers.
       s.reqHeaderSize += block.size
     }
+    if (unknown > 0) gapOf(s).unknownFields += unknown
+    if (s.gap !== undefined) s.gap.at = block.ts
     if (block.endStream) this.#endStream(0, block.streamId)
   }
 
-  #onResponseHeaders(block: HeaderBlock, fields: HeaderField[]): void {
+  #onResponseHeaders(block: HeaderBlock, fields: HeaderField[], unknown: number): void {
     const s = this.#streams.get(block.streamId)
     if (s === undefined) return
+    if (unknown > 0) gapOf(s).unknownFields += unknown
+    if (s.gap !== undefined) s.gap.at = block.ts
     const regular: Header[] = []
     let status: number | undefined
     for (const h of fields) {
@@ -419,6 +671,10 @@ class Http2Session implements DissectorSession {
     if (s.respHeaders === undefined) {
       // §8.1: 1xx responses (100 Continue, 103 Early Hints) precede the final one.
       if (status !== undefined && status >= 100 && status < 200) return
+      // The request's content-type may have been an unknown HPACK reference: the response's says.
+      const g = s.gap
+      if (!s.grpc && g !== undefined && (g.unknownFields > 0 || (g.lost & LOST_REQ_HEADERS) !== 0))
+        s.grpc = isGrpcContentType(headerValue(regular, 'content-type'))
       s.respHeaders = regular
       s.status = status
       s.respTs = block.ts
@@ -517,24 +773,96 @@ class Http2Session implements DissectorSession {
       call.respBodyTruncated = s.respBody.truncated
     }
     if (s.grpc) this.#addGrpc(s, call)
-    if (error) call.error = error
+    const note = s.gap === undefined ? '' : this.#gapNote(s, s.gap)
+    if (note !== '')
+      call.error = error
+        ? { type: error.type, message: `${error.message}; ${note}` }
+        : { type: 'dissection', message: note }
+    else if (error) call.error = error
     this.#ctx.emit(call)
+  }
+
+  /** What capture gaps took from this call, and what they did to the connection so far. */
+  #gapNote(s: Stream, g: StreamGap): string {
+    if (g.lost === 0 && g.unknownFields === 0) return '' // only body bytes lost (counted in gaps)
+    const lost: string[] = []
+    if ((g.lost & LOST_REQ_HEADERS) !== 0) lost.push('request headers lost')
+    else if ((g.lost & LOST_REQ_BYTES) !== 0) lost.push('request bytes may be lost')
+    if ((g.lost & LOST_RESP_HEADERS) !== 0) lost.push('response headers lost')
+    else if ((g.lost & LOST_RESP_BYTES) !== 0) lost.push('response bytes may be lost')
+    if (g.unknownFields > 0) {
+      const missing = [
+        s.method === '' ? ':method' : '',
+        s.target === '' ? ':path' : '',
+        s.respHeaders !== undefined && s.status === undefined ? ':status' : '',
+      ].filter((m) => m !== '')
+      lost.push(
+        `${g.unknownFields} header field${g.unknownFields === 1 ? '' : 's'} unknown` +
+          (missing.length > 0 ? ` (${missing.join(', ')} among them)` : '') +
+          ': they referenced HPACK entries lost in the gap (RFC 7541 §2.3.3)'
+      )
+    }
+    const c = this.gapStats
+    return (
+      `capture gap: ${lost.join('; ')} [connection: ${c.gaps} gaps, ${c.resyncs} resyncs, ` +
+      `${c.resyncSkipped} bytes skipped, ${c.hpackDesyncs} HPACK desyncs, ` +
+      `${c.unknownFields} unknown header fields]`
+    )
   }
 
   #addGrpc(s: Stream, call: CallRecord): void {
     // Trailers-Only responses put grpc-status in the one HEADERS frame (PROTOCOL-HTTP2.md).
     const fields = s.trailers.length > 0 ? s.trailers : (s.respHeaders ?? [])
+    const g = s.gap
     call.attrs = grpcAttrs(call.path ?? '', {
       status: headerValue(fields, 'grpc-status'),
       message: headerValue(fields, 'grpc-message'),
+      // No grpc-status after a gap took response bytes or header fields: unknown, not OK.
+      statusUnknown:
+        g !== undefined &&
+        (g.unknownFields > 0 || (g.lost & (LOST_RESP_BYTES | LOST_RESP_HEADERS)) !== 0),
     })
     // The preview shows the messages decoded; sizes stay those of the bytes on the wire.
     const maxChars = this.#ctx.limits.maxBodyBytes
     if (call.reqBody && call.reqBody.length > 0)
-      call.reqBody = utf8Bytes(renderGrpcMessages(call.reqBody, maxChars))
+      call.reqBody = grpcPreview(call.reqBody, s.gap?.reqHole ?? -1, maxChars)
     if (call.respBody && call.respBody.length > 0)
-      call.respBody = utf8Bytes(renderGrpcMessages(call.respBody, maxChars))
+      call.respBody = grpcPreview(call.respBody, s.gap?.respHole ?? -1, maxChars)
   }
+}
+
+function gapOf(s: Stream): StreamGap {
+  if (s.gap === undefined)
+    s.gap = { lost: 0, unknownFields: 0, reqHole: -1, respHole: -1, seq: 0, at: 0 }
+  return s.gap
+}
+
+const GAP_MARK = '<capture gap: later messages not shown>'
+
+/**
+ * A gRPC body preview. Bytes after a hole (`hole` ≥ 0: body bytes before it) are not contiguous
+ * with what precedes: only the messages wholly before the hole are rendered, the one it cut and
+ * the rest are dropped (their length prefixes can no longer be trusted).
+ */
+function grpcPreview(body: Uint8Array, hole: number, maxChars: number): Uint8Array {
+  if (hole < 0) return utf8Bytes(renderGrpcMessages(body, maxChars))
+  const end = Math.min(hole, body.length)
+  const before = grpcWholeMessagesLength(body, end)
+  // What follows the hole is shown only when its length prefixes chain exactly to the end: then
+  // no message was cut (whole frames of messages may still be missing, never a wrong one).
+  const after = body.subarray(end)
+  const afterWhole =
+    after.length > 0 && grpcWholeMessagesLength(after, after.length) === after.length
+  const cut = before < end || (after.length > 0 && !afterWhole)
+  let budget = maxChars - (cut ? GAP_MARK.length + 1 : 0)
+  const lines: string[] = []
+  if (before > 0) {
+    lines.push(renderGrpcMessages(body.subarray(0, before), budget))
+    budget -= lines[0]!.length + 1
+  }
+  if (cut) lines.push(GAP_MARK)
+  if (afterWhole) lines.push(renderGrpcMessages(after, Math.max(0, budget)))
+  return utf8Bytes(lines.join('\n'))
 }
 
 /** HTTP/2 over cleartext TCP (h2c): prior knowledge (the client preface) or an HTTP/1.1 upgrade. */

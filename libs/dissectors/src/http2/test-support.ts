@@ -3,6 +3,7 @@
  * with a minimal HPACK encoder (RFC 7541). Not used by the dissectors themselves.
  */
 import { huffmanCode } from '../hpack/huffman.js'
+import { STATIC_TABLE } from '../hpack/static-table.js'
 
 export const PREFACE = new TextEncoder().encode('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')
 
@@ -142,6 +143,90 @@ export function encodeHeaders(
   return concatBytes(parts)
 }
 
+/**
+ * An HPACK encoder with a dynamic table (RFC 7541 §2.3, §4), the way real peers index: a field
+ * already in a table is sent as an index (§6.1), a known name as a literal with an indexed name,
+ * and everything is indexed (§6.2.1) unless `noIndex` names it (then §6.2.2, as nghttp2 does for
+ * `:path`).
+ */
+export class TestHpackEncoder {
+  readonly table: [string, string][] = []
+  #size = 0
+  #max: number
+  #pendingUpdate: number | undefined
+  constructor(
+    max = 4096,
+    readonly noIndex: ReadonlySet<string> = new Set([':path'])
+  ) {
+    this.#max = max
+  }
+
+  get size(): number {
+    return this.#size
+  }
+
+  /** §6.3: the next block starts with a dynamic table size update. */
+  resize(max: number): void {
+    this.#pendingUpdate = max
+  }
+
+  encode(headers: readonly [string, string][], huffman = false): Uint8Array {
+    const parts: Uint8Array[] = []
+    if (this.#pendingUpdate !== undefined) {
+      this.#max = this.#pendingUpdate
+      this.#pendingUpdate = undefined
+      this.#evict(0)
+      parts.push(encodeInteger(this.#max, 5, 0x20))
+    }
+    for (const [name, value] of headers) {
+      const full = this.#find(name, value)
+      if (full > 0) {
+        parts.push(encodeInteger(full, 7, 0x80))
+        continue
+      }
+      const nameIdx = this.#find(name, undefined)
+      const index = !this.noIndex.has(name)
+      parts.push(encodeInteger(nameIdx, index ? 6 : 4, index ? 0x40 : 0x00))
+      if (nameIdx === 0) parts.push(encodeString(name, huffman))
+      parts.push(encodeString(value, huffman))
+      if (index) this.#add(name, value)
+    }
+    return concatBytes(parts)
+  }
+
+  /** HPACK index of (name, value), or of the name alone with `value` undefined; 0 when absent. */
+  #find(name: string, value: string | undefined): number {
+    for (let i = 0; i < STATIC_TABLE.length; i++) {
+      const [n, v] = STATIC_TABLE[i]!
+      if (n === name && (value === undefined || v === value)) return i + 1
+    }
+    for (let i = 0; i < this.table.length; i++) {
+      const [n, v] = this.table[i]!
+      if (n === name && (value === undefined || v === value)) return STATIC_TABLE.length + 1 + i
+    }
+    return 0
+  }
+
+  #add(name: string, value: string): void {
+    const size = name.length + value.length + 32
+    if (size > this.#max) {
+      this.table.length = 0
+      this.#size = 0
+      return
+    }
+    this.#evict(size)
+    this.table.unshift([name, value])
+    this.#size += size
+  }
+
+  #evict(room: number): void {
+    while (this.#size + room > this.#max && this.table.length > 0) {
+      const [n, v] = this.table.pop()!
+      this.#size -= n.length + v.length + 32
+    }
+  }
+}
+
 export function headersFrame(
   streamId: number,
   headers: readonly [string, string][],
@@ -188,10 +273,14 @@ export interface TsharkStream {
   status: string
   /** The request's regular (non-pseudo) header fields, as tshark decoded them. */
   reqHeaders: [string, string][]
+  /** The final response's regular header fields. */
+  respHeaders: [string, string][]
   trailers: [string, string][]
   /** grpc.message_length of each gRPC message, per direction. */
   grpcReq: number[]
   grpcResp: number[]
+  /** Packet time (Unix ms) of the request's HEADERS, when the `frame` layer was asked for (-J). */
+  reqTs?: number
 }
 
 const asList = (v: unknown): unknown[] => (v === undefined ? [] : Array.isArray(v) ? v : [v])
@@ -219,6 +308,8 @@ export function tsharkStreams(json: string): TsharkStream[] {
     if (tcp === undefined) continue
     const srcPort = Number(tcp['tcp.srcport'])
     const tcpStream = Number(tcp['tcp.stream'])
+    const frameLayer = asList(layers['frame'])[0] as Record<string, string> | undefined
+    const ts = frameLayer ? Number(frameLayer['frame.time_epoch']) * 1000 : undefined
     const frames: unknown[] = []
     collect(layers['http2'], 'http2.stream', frames)
     // tshark shows gRPC messages as a sibling layer of the packet, not inside the DATA frame:
@@ -246,14 +337,17 @@ export function tsharkStreams(json: string): TsharkStream[] {
           path: get(':path') ?? '',
           status: '',
           reqHeaders: headers.filter(([k]) => !k.startsWith(':')),
+          respHeaders: [],
           trailers: [],
           grpcReq: [],
           grpcResp: [],
         }
+        if (ts !== undefined) s.reqTs = ts
         streams.set(key, s)
       } else if (s !== undefined && srcPort !== s.clientPort) {
         if (status !== undefined && s.status === '' && !status.startsWith('1')) {
           s.status = status
+          s.respHeaders = headers.filter(([k]) => !k.startsWith(':'))
           if (get('grpc-status') !== undefined)
             s.trailers.push(...headers.filter(([k]) => !k.startsWith(':')))
         } else if (status === undefined && s.status !== '') s.trailers.push(...headers)

@@ -27,10 +27,11 @@ interface WithUnknowns {
 
 const utf8 = new TextEncoder()
 /**
- * Strings shorter than this are written by a JS loop; longer ones by TextEncoder (native). Below
- * 43 chars the UTF-8 length is under 128, so the length prefix is known to be one byte.
+ * Strings shorter than this are written by a JS loop, longer ones by TextEncoder.encodeInto: its
+ * call costs about as much as the loop spends on ~150 ASCII chars. Below 128 chars an ASCII
+ * string's length prefix is one byte.
  */
-const SHORT_STRING = 32
+const SHORT_STRING = 128
 
 let buf = new Uint8Array(256 * 1024)
 let view = new DataView(buf.buffer)
@@ -184,11 +185,25 @@ function stringBody(s: string): void {
   ensure(n * 3 + 5)
   const start = pos
   if (n < SHORT_STRING) {
-    // One length byte; ASCII (nearly every string here) is one byte per char.
+    // One length byte first; ASCII (nearly every string here) is one byte per char.
     const i = asciiPrefix(s, buf, start + 1)
-    const end = i === n ? start + 1 + n : utf8Write(s, i, buf, start + 1 + i)
-    buf[start] = end - start - 1
-    pos = end
+    if (i === n) {
+      buf[start] = n
+      pos = start + 1 + n
+      return
+    }
+    const end = utf8Write(s, i, buf, start + 1 + i)
+    const len = end - start - 1
+    if (len < 0x80) {
+      buf[start] = len
+      pos = end
+      return
+    }
+    // Non-ASCII made it 128+ bytes (at most 3 × 127): a two-byte length, the bytes moved by one.
+    buf.copyWithin(start + 2, start + 1, end)
+    buf[start] = (len & 127) | 128
+    buf[start + 1] = len >>> 7
+    pos = end + 1
     return
   }
   // The UTF-8 length is at least the char count: reserve that many length bytes, shift if longer.

@@ -57,36 +57,55 @@ export class BatchBuilder {
   }
 
   append(tsSec: number, tsNsec: number, data: Uint8Array, origLen = data.length, ifIndex = 0): void {
-    const need = this.#offset + RECORD_HEADER_SIZE + data.length + 3
+    this.appendFrom(data, 0, data.length, tsSec, tsNsec, origLen, ifIndex)
+  }
+
+  /** `append` of the packet `buf[start, start + capLen)`, without a view of it. */
+  appendFrom(
+    buf: Uint8Array,
+    start: number,
+    capLen: number,
+    tsSec: number,
+    tsNsec: number,
+    origLen = capLen,
+    ifIndex = 0
+  ): void {
+    const need = this.#offset + RECORD_HEADER_SIZE + capLen + 3
     if (need > this.#buf.byteLength) this.#grow(need)
     const v = this.#view
     const o = this.#offset
     v.setUint32(o, tsSec >>> 0, true)
     v.setUint32(o + 4, tsNsec >>> 0, true)
-    v.setUint32(o + 8, data.length, true)
+    v.setUint32(o + 8, capLen, true)
     v.setUint32(o + 12, origLen, true)
     v.setUint16(o + 16, ifIndex, true)
     v.setUint16(o + 18, 0, true)
-    this.#bytes.set(data, o + RECORD_HEADER_SIZE)
-    this.#offset = o + RECORD_HEADER_SIZE + ((data.length + 3) & ~3)
+    const to = this.#bytes
+    const at = o + RECORD_HEADER_SIZE
+    // Small packets (most of them) by a loop: set() of a subarray costs a view and a native call.
+    if (capLen <= 64) for (let i = 0; i < capLen; i++) to[at + i] = buf[start + i]!
+    else to.set(start === 0 && capLen === buf.length ? buf : buf.subarray(start, start + capLen), at)
+    this.#offset = at + ((capLen + 3) & ~3)
     this.#count++
   }
 
   /**
    * Returns the finished batch and resets the builder. A mostly full buffer is handed over as it
    * is (readers stop at the packet count) and a fresh one is allocated; a mostly empty one is
-   * trimmed by copying, so small live batches do not pin large buffers.
+   * trimmed by copying, so small live batches do not pin large buffers. With `next` (a batch
+   * buffer a consumer has given back), the buffer is handed over untrimmed and `next` (when large
+   * enough) takes its place: for batches that live briefly, as in offline replay.
    */
-  finish(): ArrayBuffer {
+  finish(next?: ArrayBuffer): ArrayBuffer {
     const v = this.#view
     v.setUint32(0, BATCH_MAGIC, true)
     v.setUint32(4, this.linkType, true)
     v.setUint32(8, this.#count, true)
     v.setUint32(12, 0, true)
     let out: ArrayBuffer
-    if (this.#offset * 2 >= this.#buf.byteLength) {
+    if (next !== undefined || this.#offset * 2 >= this.#buf.byteLength) {
       out = this.#buf
-      this.#buf = new ArrayBuffer(this.#buf.byteLength)
+      this.#buf = next !== undefined && next.byteLength >= out.byteLength ? next : new ArrayBuffer(out.byteLength)
       this.#view = new DataView(this.#buf)
       this.#bytes = new Uint8Array(this.#buf)
     } else {

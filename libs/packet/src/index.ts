@@ -13,6 +13,8 @@ export {
   readBatchInfo,
 } from './batch.js'
 export type { PacketView, BatchInfo } from './batch.js'
+export { BatchPacker } from './batch-packer.js'
+export type { BatchPackerOptions } from './batch-packer.js'
 export { DecodeStatus, IpProto, TcpFlag, decodePacket, newDecodedPacket, payloadOf } from './decode.js'
 export type { DecodedPacket } from './decode.js'
 export { formatAddress, formatIpv4, formatIpv6 } from './address.js'

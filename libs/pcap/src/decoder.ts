@@ -5,7 +5,7 @@
 import { PcapBadMagicError, PcapTruncatedError } from './errors.js'
 import { PcapParser, isPcapMagic } from './pcap-reader.js'
 import { BT_SHB, PcapngParser } from './pcapng-reader.js'
-import type { CaptureInfo, CaptureRecord, CaptureStatus } from './types.js'
+import type { CaptureInfo, CaptureStatus, RecordOut, RecordSink } from './types.js'
 
 export type FormatParser = PcapParser | PcapngParser
 
@@ -14,6 +14,7 @@ export class CaptureDecoder implements CaptureStatus {
   truncated = false
   warnings: string[] = []
   recordCount = 0
+  #counter: (RecordSink & { sink: RecordSink }) | undefined
 
   get parser(): FormatParser | undefined {
     return this.#parser
@@ -45,7 +46,7 @@ export class CaptureDecoder implements CaptureStatus {
     start: number,
     end: number,
     base: number,
-    out: CaptureRecord[]
+    out: RecordOut
   ): number {
     let p = this.#parser
     if (p === undefined) {
@@ -60,10 +61,27 @@ export class CaptureDecoder implements CaptureStatus {
         )
       this.#parser = p
     }
+    if (!Array.isArray(out)) return p.parse(buf, view, start, end, base, this.#counting(out))
     const before = out.length
     const o = p.parse(buf, view, start, end, base, out)
     this.recordCount += out.length - before
     return o
+  }
+
+  /** `sink`, counting the records it is given into `recordCount`. */
+  #counting(sink: RecordSink): RecordSink {
+    let c = this.#counter
+    if (c === undefined || c.sink !== sink) {
+      const self = this
+      c = this.#counter = {
+        sink,
+        record(linkType, ifIndex, tsSec, tsNsec, buf, start, capLen, origLen) {
+          self.recordCount++
+          sink.record(linkType, ifIndex, tsSec, tsNsec, buf, start, capLen, origLen)
+        },
+      }
+    }
+    return c
   }
 
   /** Call at end of input with the number of bytes left unparsed (and any skip still pending). */

@@ -9,6 +9,7 @@ export type {
   CaptureInfo,
   CaptureInterface,
   CaptureRecord,
+  RecordSink,
   CaptureSection,
   CaptureStatus,
   TimedRecord,

@@ -16,7 +16,7 @@ import {
   shb,
   tsharkFrames,
 } from './test-support.js'
-import type { CaptureRecord } from './types.js'
+import type { CaptureRecord, RecordSink } from './types.js'
 
 const tmp = makeTempDir()
 afterAll(() => tmp.remove())
@@ -29,6 +29,26 @@ async function readAll(
   const records: CaptureRecord[] = []
   for await (const r of reader) records.push(r)
   return { records, truncated: reader.truncated }
+}
+
+/** readInto with a sink that copies every record (as a batch packer does). */
+async function readAllInto(
+  file: string,
+  chunkSize?: number
+): Promise<{ records: CaptureRecord[]; truncated: boolean; recordCount: number }> {
+  const reader = await openCapture(file, chunkSize === undefined ? {} : { chunkSize })
+  const records: CaptureRecord[] = []
+  const sink: RecordSink = {
+    record(linkType, ifIndex, tsSec, tsNsec, buf, start, capLen, origLen) {
+      records.push({ linkType, ifIndex, tsSec, tsNsec, capLen, origLen, data: buf.slice(start, start + capLen) })
+    },
+  }
+  try {
+    while (await reader.readInto(sink));
+  } finally {
+    await reader.close()
+  }
+  return { records, truncated: reader.truncated, recordCount: reader.recordCount }
 }
 
 describe('openCapture', () => {
@@ -59,6 +79,11 @@ describe('openCapture', () => {
       const { records, truncated } = await readAll(file, chunk)
       expect(truncated).toBe(false)
       expect(asFrames(records)).toEqual(expected)
+      // The sink path (two buffers in turn, no record objects) reads the same.
+      const into = await readAllInto(file, chunk)
+      expect(into.truncated).toBe(false)
+      expect(asFrames(into.records)).toEqual(expected)
+      expect(into.recordCount).toBe(2)
     }
     // Cut inside the oversized skipped block: flagged as truncated, first packet kept.
     const cutBytes = bytes.subarray(0, bytes.length - 400_000)
@@ -77,6 +102,7 @@ describe('openCapture', () => {
     const { records } = await readAll(file, 1024)
     expect(records.map((r) => r.capLen)).toEqual([200_000, 200_000, 200_000])
     expect(asFrames(records)).toEqual(tsharkFrames(file))
+    expect(asFrames((await readAllInto(file, 1024)).records)).toEqual(tsharkFrames(file))
   })
 
   it('reports a torn final record after streaming the rest', async () => {
@@ -95,6 +121,11 @@ describe('openCapture', () => {
     expect(reader.truncated).toBe(true)
     expect(reader.warnings[0]).toMatch(/ends inside a record/)
     expect(reader.recordCount).toBe(999)
+    const into = await readAllInto(file, 1000)
+    expect(into.records.map((r) => r.tsSec)).toEqual(recs.slice(0, 999).map((r) => r.tsSec))
+    expect(into.records.every((r, i) => r.data.every((b, j) => b === recs[i]!.data[j]))).toBe(true)
+    expect(into.truncated).toBe(true)
+    expect(into.recordCount).toBe(999)
   })
 
   it('rejects non-capture files and headers cut short', async () => {

@@ -7,7 +7,7 @@
 import { open } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { CaptureDecoder } from './decoder.js'
-import type { CaptureInfo, CaptureRecord, CaptureStatus } from './types.js'
+import type { CaptureInfo, CaptureRecord, CaptureStatus, RecordOut, RecordSink } from './types.js'
 
 export interface OpenCaptureOptions {
   /** Bytes per read; grows automatically for blocks larger than this. Default 256 KiB. */
@@ -39,6 +39,8 @@ export class CaptureFileReader implements AsyncIterable<CaptureRecord>, CaptureS
   readonly #chunkSize: number
   #next: Chunk | undefined
   #first: CaptureRecord[] | undefined
+  /** With `readInto`: the buffer the next-but-one read goes into. */
+  #spare: Uint8Array | undefined
   #closed = false
   #iterating = false
 
@@ -90,8 +92,18 @@ export class CaptureFileReader implements AsyncIterable<CaptureRecord>, CaptureS
 
   /** Next batch of records (possibly empty), or null at end of file. */
   async #readBatch(): Promise<CaptureRecord[] | null> {
+    const out: CaptureRecord[] = []
+    return (await this.#readChunk(out, false)) ? out : null
+  }
+
+  /**
+   * Parses the next chunk into `out`; false at the end of the file. With `reuse` (a sink that
+   * copied every record it was given) the chunk's buffer takes the read after next: two buffers
+   * in turn instead of a fresh one per chunk. Without it, records keep viewing their chunk.
+   */
+  async #readChunk(out: RecordOut, reuse: boolean): Promise<boolean> {
     const chunk = this.#next
-    if (chunk === undefined) return null
+    if (chunk === undefined) return false
     this.#next = undefined
     const n = await chunk.read
     const end = chunk.carried + n
@@ -101,20 +113,37 @@ export class CaptureFileReader implements AsyncIterable<CaptureRecord>, CaptureS
       const size = (await this.#fh.stat()).size
       this.#decoder.finish(chunk.carried, base, Math.max(0, base + chunk.carried - size))
       await this.close()
-      return null
+      return false
     }
-    const out: CaptureRecord[] = []
     const view = new DataView(buf.buffer, buf.byteOffset, end)
     const consumed = this.#decoder.decode(buf, view, 0, end, base, out)
     const skip = this.#decoder.takeSkip()
     const left = end - consumed
-    // The remainder of a block/record moves to the front of a fresh buffer (records already handed
-    // out keep viewing the old one, which is never written again).
+    // The remainder of a block/record moves to the front of the next buffer (records already
+    // handed out keep viewing the old one, which is never written again unless `reuse`).
     const size = Math.max(this.#chunkSize, this.#decoder.needed + 1, left * 2)
-    const next = new Uint8Array(size)
+    const spare = reuse ? this.#spare : undefined
+    const next = spare !== undefined && spare.length >= size ? spare : new Uint8Array(size)
+    this.#spare = reuse ? buf : undefined
     if (left > 0) next.set(buf.subarray(consumed, end))
     this.#next = this.#startRead(next, left, base + consumed + skip)
-    return out
+    return true
+  }
+
+  /**
+   * Parses the next chunk's records into `sink` (see RecordSink: no object per record, the bytes
+   * valid only during each call); false once the file has ended. The next chunk is being read
+   * while the caller works on what the sink gathered. Not to be mixed with `batches()`.
+   */
+  async readInto(sink: RecordSink): Promise<boolean> {
+    if (this.#iterating) throw new Error('a capture file can only be iterated once')
+    const first = this.#first
+    if (first !== undefined) {
+      this.#first = undefined
+      for (const r of first) sink.record(r.linkType, r.ifIndex, r.tsSec, r.tsNsec, r.data, 0, r.capLen, r.origLen)
+      if (first.length > 0) return true
+    }
+    return this.#readChunk(sink, true)
   }
 
   /** Records in file order, one array per chunk read: the fastest way to consume a file. */

@@ -5,7 +5,8 @@
  */
 import { PcapBadBlockError, PcapBadMagicError, PcapUnsupportedError } from './errors.js'
 import { MAX_CAPLEN } from './limits.js'
-import type { CaptureInfo, CaptureInterface, CaptureRecord } from './types.js'
+import { putRecord } from './record-out.js'
+import type { CaptureInfo, CaptureInterface, RecordOut } from './types.js'
 
 // §4: the magic is written in the writer's byte order; the reader learns the order from it.
 export const PCAP_MAGIC_US = 0xa1b2c3d4
@@ -127,7 +128,7 @@ export class PcapParser {
     start: number,
     end: number,
     base: number,
-    out: CaptureRecord[]
+    out: RecordOut
   ): number {
     let o = start
     if (!this.#header) {
@@ -162,15 +163,7 @@ export class PcapParser {
         tsSec += Math.floor(tsNsec / 1e9)
         tsNsec %= 1e9
       }
-      out.push({
-        tsSec,
-        tsNsec,
-        capLen,
-        origLen: view.getUint32(o + 12, le),
-        linkType,
-        ifIndex: 0,
-        data: buf.subarray(dataStart, dataStart + capLen),
-      })
+      putRecord(out, linkType, 0, tsSec, tsNsec, buf, dataStart, capLen, view.getUint32(o + 12, le))
       o = dataStart + capLen
     }
     this.needed = PCAP_RECORD_HEADER_SIZE

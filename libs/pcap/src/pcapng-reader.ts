@@ -6,13 +6,14 @@
  */
 import { PcapBadBlockError, PcapBadMagicError, PcapUnsupportedError } from './errors.js'
 import { MAX_BUFFERED_BLOCK, MAX_CAPLEN } from './limits.js'
+import { putRecord } from './record-out.js'
 import { tsConverter } from './timestamp.js'
 import type { TsConverter } from './timestamp.js'
 import type {
   ByteOrder,
   CaptureInfo,
   CaptureInterface,
-  CaptureRecord,
+  RecordOut,
   CaptureSection,
 } from './types.js'
 
@@ -80,7 +81,7 @@ export class PcapngParser {
     start: number,
     end: number,
     base: number,
-    out: CaptureRecord[]
+    out: RecordOut
   ): number {
     let o = start
     for (;;) {
@@ -198,7 +199,7 @@ export class PcapngParser {
     o: number,
     total: number,
     base: number,
-    out: CaptureRecord[]
+    out: RecordOut
   ): void {
     const le = this.#le
     const name = obsolete ? 'Packet Block' : 'EPB'
@@ -213,15 +214,17 @@ export class PcapngParser {
     }
     const ts = this.#ts
     iface.ts.convert(view.getUint32(o + 12, le), view.getUint32(o + 16, le), ts)
-    out.push({
-      tsSec: ts[0]!,
-      tsNsec: ts[1]!,
+    putRecord(
+      out,
+      iface.info.linkType,
+      iface.info.index,
+      ts[0]!,
+      ts[1]!,
+      buf,
+      o + 28,
       capLen,
-      origLen: view.getUint32(o + 24, le),
-      linkType: iface.info.linkType,
-      ifIndex: iface.info.index,
-      data: buf.subarray(o + 28, o + 28 + capLen),
-    })
+      view.getUint32(o + 24, le)
+    )
   }
 
   /**
@@ -234,7 +237,7 @@ export class PcapngParser {
     o: number,
     total: number,
     base: number,
-    out: CaptureRecord[]
+    out: RecordOut
   ): void {
     if (total < SPB_MIN)
       throw new PcapBadBlockError(`pcapng SPB length ${total} below ${SPB_MIN}`, base + o)
@@ -247,15 +250,7 @@ export class PcapngParser {
         `pcapng SPB captured length ${capLen} exceeds ${MAX_CAPLEN}`,
         base + o
       )
-    out.push({
-      tsSec: 0,
-      tsNsec: 0,
-      capLen,
-      origLen,
-      linkType: iface.info.linkType,
-      ifIndex: iface.info.index,
-      data: buf.subarray(o + 12, o + 12 + capLen),
-    })
+    putRecord(out, iface.info.linkType, iface.info.index, 0, 0, buf, o + 12, capLen, origLen)
   }
 
   /** §4.1 Section Header Block: starts a section; interface ids restart at 0. */

@@ -22,6 +22,28 @@ export interface CaptureRecord {
   data: Uint8Array
 }
 
+/**
+ * Receives records without an object per record: the fields, and the packet's bytes in place as
+ * `buf[start, start + capLen)`, valid only during the call. For consumers that copy the bytes at
+ * once (packing packet batches), which would otherwise get a record object and a view per packet
+ * only to drop them.
+ */
+export interface RecordSink {
+  record(
+    linkType: number,
+    ifIndex: number,
+    tsSec: number,
+    tsNsec: number,
+    buf: Uint8Array,
+    start: number,
+    capLen: number,
+    origLen: number
+  ): void
+}
+
+/** Where a parser puts records: an array of record objects, or a sink. */
+export type RecordOut = CaptureRecord[] | RecordSink
+
 /** What a writer needs from a record; a `CaptureRecord` qualifies. */
 export interface WritableRecord {
   tsSec: number

@@ -1,12 +1,10 @@
 #!/usr/bin/env node
 // One offline run of the agent's dissection pipeline over a capture file, on one thread: read the
 // file, pack batches, decode, reassemble, dissect, encode entry batches (what the agent publishes).
-// Prints one JSON line: { packets, calls, seconds }. The analyzer takes each batch synchronously
-// and keeps nothing of it, so one batch buffer is reused (BatchBuilder.finishInPlace) rather than
-// a fresh megabyte allocated and zeroed per 2048 packets. Entries are encoded as they come
+// Prints one JSON line: { packets, calls, seconds }. Entries are encoded as they come
 // (EntryBatchWriter): the same EntryBatch bytes, without holding a thousand entries until then.
 import { Analyzer } from '@tapwire/dissectors'
-import { BatchBuilder } from '@tapwire/packet'
+import { BatchPacker } from '@tapwire/packet'
 import { openCapture } from '@tapwire/pcap'
 import { EntryBatchWriter } from '@tapwire/wire'
 
@@ -30,21 +28,23 @@ export async function replayPipeline(path: string): Promise<{ packets: number; c
     },
   })
   const reader = await openCapture(path)
-  let packets = 0
-  let builder: BatchBuilder | undefined
-  for await (const batch of reader.batches()) {
-    for (const r of batch) {
-      if (builder === undefined || builder.linkType !== r.linkType) {
-        if (builder && builder.count > 0) analyzer.processBatch(builder.finishInPlace())
-        builder = new BatchBuilder(r.linkType, 1 << 20)
-      }
-      builder.append(r.tsSec, r.tsNsec, r.data, r.origLen, r.ifIndex)
-      packets++
-      if (builder.count >= 2048) analyzer.processBatch(builder.finishInPlace())
+  // Records go from the reader's buffer straight into batches (BatchPacker), and each batch
+  // buffer is handed back once the analyzer is done with it (it keeps nothing of a batch).
+  const packer = new BatchPacker()
+  const drain = (): void => {
+    for (let b = packer.take(); b !== undefined; b = packer.take()) {
+      analyzer.processBatch(b)
+      packer.release(b)
     }
   }
-  if (builder && builder.count > 0) analyzer.processBatch(builder.finishInPlace())
-  await reader.close()
+  try {
+    while (await reader.readInto(packer)) drain()
+    packer.flush()
+    drain()
+  } finally {
+    await reader.close()
+  }
+  const packets = packer.packets
   analyzer.finish()
   flush()
   if (encodedBytes === 0 && calls > 0) throw new Error('nothing encoded')

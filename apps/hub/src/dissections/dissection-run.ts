@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises'
 import * as zlib from 'node:zlib'
 import { Analyzer, setBodyDecoder, zlibBodyDecoder } from '@tapwire/dissectors'
-import { BatchBuilder } from '@tapwire/packet'
+import { BatchPacker } from '@tapwire/packet'
 import { openCapture } from '@tapwire/pcap'
 import type { Entry } from '@tapwire/wire'
 import { encodeEntryBatch } from '@tapwire/wire'
@@ -94,25 +94,22 @@ export async function runDissection(
         },
       })
       const reader = await openCapture(f.path)
-      try {
-        let builder: BatchBuilder | undefined
-        const feed = (): void => {
-          if (builder === undefined || builder.count === 0) return
-          stats.packets_processed += analyzer.processBatch(builder.finish())
-          builder = undefined
+      // The analyzer is done with a batch when processBatch returns: its buffer is reused.
+      const packer = new BatchPacker({ maxPackets: BATCH_PACKETS })
+      const feed = (): void => {
+        for (let b = packer.take(); b !== undefined; b = packer.take()) {
+          stats.packets_processed += analyzer.processBatch(b)
+          packer.release(b)
         }
-        for await (const batch of reader.batches()) {
-          for (const r of batch) {
-            if (builder !== undefined && builder.linkType !== r.linkType) feed()
-            builder ??= new BatchBuilder(r.linkType, 1 << 20)
-            builder.append(r.tsSec, r.tsNsec, r.data, r.origLen, r.ifIndex)
-            if (builder.count >= BATCH_PACKETS) feed()
-          }
+      }
+      try {
+        while (await reader.readInto(packer)) {
           feed()
           if (pending.length >= FLUSH_ENTRIES) await flush(f.node)
           report()
           if (shouldStop()) throw new DissectionCancelled()
         }
+        packer.flush()
         feed()
         analyzer.finish()
         await flush(f.node)

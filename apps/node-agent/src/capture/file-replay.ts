@@ -1,4 +1,4 @@
-import { BatchBuilder, linkTypeName } from '@tapwire/packet'
+import { BatchPacker, linkTypeName, readBatchInfo } from '@tapwire/packet'
 import { openCapture } from '@tapwire/pcap'
 import type { BatchSink, CaptureSource, CaptureSourceStats } from './capture-source.js'
 
@@ -22,27 +22,23 @@ export class FileReplay implements CaptureSource {
 
   async run(sink: BatchSink): Promise<void> {
     const reader = await openCapture(this.name)
-    let builder: BatchBuilder | undefined
-    const flush = async (): Promise<void> => {
-      if (!builder || builder.count === 0) return
-      const n = builder.count
-      this.stats.batches++
-      await sink(builder.finish(), n)
+    const packer = new BatchPacker({ maxPackets: this.#batchPackets })
+    // Batches go to the worker (transferred), so their buffers are not given back to the packer.
+    const drain = async (): Promise<void> => {
+      for (let batch = packer.take(); batch !== undefined; batch = packer.take()) {
+        this.stats.batches++
+        await sink(batch, readBatchInfo(batch).count)
+      }
+      this.stats.packets = packer.packets
+      this.stats.bytes = packer.bytes
+      if (this.linkTypeName === '' && packer.firstLinkType >= 0) this.linkTypeName = linkTypeName(packer.firstLinkType)
     }
     try {
-      for await (const rec of reader) {
-        if (this.#stopped) break
-        if (builder === undefined || builder.linkType !== rec.linkType) {
-          await flush()
-          builder = new BatchBuilder(rec.linkType, 1 << 20)
-          if (this.linkTypeName === '') this.linkTypeName = linkTypeName(rec.linkType)
-        }
-        builder.append(rec.tsSec, rec.tsNsec, rec.data, rec.origLen, rec.ifIndex)
-        this.stats.packets++
-        this.stats.bytes += rec.origLen
-        if (builder.count >= this.#batchPackets) await flush()
+      while (!this.#stopped && (await reader.readInto(packer))) await drain()
+      if (!this.#stopped) {
+        packer.flush()
+        await drain()
       }
-      await flush()
       this.truncated = reader.truncated
     } finally {
       await reader.close()

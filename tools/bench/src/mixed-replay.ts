@@ -26,7 +26,13 @@ export async function benchMixedReplay(dir: string, perProtocol: number, runs = 
       '-Y', 'http.request || http2.type == 1', '-T', 'fields', '-e', 'http.request.method', '-e', 'http2.headers.method',
     ],
     countTsharkCalls: countMethods,
-    goal: ({ pps, ratio, pipelinePps }) =>
-      `Goal (HTTP issue): ≥ 5× tshark and ≥ 200,000 packets/s on one core — ${ratio >= 5 ? 'ratio met' : `ratio **missed** (${fmt(ratio, 1)}×)`}, ${pps >= 200_000 ? 'rate met' : `rate **missed** (${fmt(pps)}/s with start-up`}${pps >= 200_000 ? '' : `; ${fmt(pipelinePps)}/s in-process, ${pipelinePps >= 200_000 ? 'which meets it' : 'also short'})`}.`,
+    goal: ({ pps, ratio, pipelinePps, warmPps }) => {
+      const met = (x: number): string => (x >= 200_000 ? 'met' : '**missed**')
+      return (
+        `Goal (HTTP issue): ≥ 5× tshark and ≥ 200,000 packets/s on one core — ratio ${ratio >= 5 ? 'met' : `**missed** (${fmt(ratio, 1)}×)`}; ` +
+        `rate: ${fmt(warmPps)}/s once the pipeline runs (warm, what a running agent sustains): ${met(warmPps)}; ` +
+        `a cold one-shot run of this file: ${fmt(pps)}/s with start-up (${met(pps)}), ${fmt(pipelinePps)}/s in-process (${met(pipelinePps)}).`
+      )
+    },
   })
 }

@@ -51,8 +51,19 @@ export async function replayPipeline(path: string): Promise<{ packets: number; c
   return { packets, calls, seconds: Number(process.hrtime.bigint() - start) / 1e9 }
 }
 
+/**
+ * `replay-pipeline FILE [--passes N]`: one pass prints { packets, calls, seconds }; with N > 1 the
+ * same process replays the file N times and also prints `warmSeconds`, the median of passes 2..N:
+ * the rate of a pipeline already running (JIT-compiled, caches warm), as the agent is.
+ */
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
   const file = process.argv[2]
-  if (!file) throw new Error('usage: replay-pipeline FILE')
-  console.log(JSON.stringify(await replayPipeline(file)))
+  if (!file) throw new Error('usage: replay-pipeline FILE [--passes N]')
+  const at = process.argv.indexOf('--passes')
+  const passes = at > 0 ? Math.max(1, Number(process.argv[at + 1])) : 1
+  const first = await replayPipeline(file)
+  const warm: number[] = []
+  for (let i = 1; i < passes; i++) warm.push((await replayPipeline(file)).seconds)
+  warm.sort((a, b) => a - b)
+  console.log(JSON.stringify(passes > 1 ? { ...first, warmSeconds: warm[(warm.length - 1) >> 1] } : first))
 }

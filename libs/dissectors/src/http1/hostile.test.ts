@@ -5,62 +5,17 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DecodeStatus, decodePacket, newDecodedPacket, TcpFlag } from '@tapwire/packet'
+import { TcpFlag } from '@tapwire/packet'
 import { encodePcap, parseCapture } from '@tapwire/pcap'
 import type { CaptureRecord } from '@tapwire/pcap'
 import { analyzeFile, recordLoopback, requireTool, tempDir } from '@tapwire/testing'
 import type { AnalyzeResult } from '@tapwire/testing'
 import type { Entry } from '@tapwire/wire'
+import { get32, indexTcp, put32, resegment } from '../test-support/tcp-rewrite.js'
+import type { TcpPkt } from '../test-support/tcp-rewrite.js'
 import { http1Dissector } from './http1-dissector.js'
 
 const run = promisify(execFile)
-
-/** One TCP packet of the capture with what the rewrites need. */
-interface Pkt {
-  rec: CaptureRecord
-  /** `client:server` of its connection (by the port that is not the server's). */
-  conn: number
-  /** 0 client → server, 1 server → client. */
-  dir: 0 | 1
-  ipOffset: number
-  l4Offset: number
-  payloadOffset: number
-  payloadLength: number
-  seq: number
-  flags: number
-  ts: number
-}
-
-function index(records: CaptureRecord[], serverPort: number): Pkt[] {
-  const d = newDecodedPacket()
-  const out: Pkt[] = []
-  for (const rec of records) {
-    if (decodePacket(rec.linkType, rec.data, d) !== DecodeStatus.OK) continue
-    const dir = d.dstPort === serverPort ? 0 : 1
-    out.push({
-      rec,
-      conn: dir === 0 ? d.srcPort : d.dstPort,
-      dir,
-      ipOffset: d.srcOffset - 12,
-      l4Offset: d.l4Offset,
-      payloadOffset: d.payloadOffset,
-      payloadLength: d.payloadLength,
-      seq: d.tcpSeq,
-      flags: d.tcpFlags,
-      ts: rec.tsSec * 1000 + rec.tsNsec / 1e6,
-    })
-  }
-  return out
-}
-
-const put32 = (b: Uint8Array, o: number, v: number): void => {
-  b[o] = v >>> 24
-  b[o + 1] = (v >>> 16) & 0xff
-  b[o + 2] = (v >>> 8) & 0xff
-  b[o + 3] = v & 0xff
-}
-const get32 = (b: Uint8Array, o: number): number =>
-  ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0
 
 /** The entry fields that must not change when only the packetisation changes. */
 const view = (e: Entry): string =>
@@ -88,7 +43,7 @@ describe('HTTP/1 over hostile captures', () => {
   const original = join(dir.path, 'orig.pcap')
   let port = 0
   let records: CaptureRecord[] = []
-  let pkts: Pkt[] = []
+  let pkts: TcpPkt[] = []
   let base: AnalyzeResult
   let requests = 0
   let n = 0
@@ -162,13 +117,13 @@ describe('HTTP/1 over hostile captures', () => {
     await new Promise<void>((r) => server.close(() => r()))
     const parsed = parseCapture(new Uint8Array(readFileSync(original)))
     records = parsed.records.map((r) => ({ ...r, data: r.data.slice() }))
-    pkts = index(records, port)
+    pkts = indexTcp(records, port)
     base = await analyzeFile(original, { dissectors: [http1Dissector] })
   }, 60_000)
 
   afterAll(() => dir.dispose())
 
-  const dataPkts = (): Pkt[] => pkts.filter((p) => p.payloadLength > 0)
+  const dataPkts = (): TcpPkt[] => pkts.filter((p) => p.payloadLength > 0)
 
   it('finds every call in the unmodified capture', () => {
     expect(base.entries).toHaveLength(requests)
@@ -184,18 +139,7 @@ describe('HTTP/1 over hostile captures', () => {
         out.push(p.rec)
         continue
       }
-      for (let i = 0; i < p.payloadLength; i++) {
-        const data = new Uint8Array(p.payloadOffset + 1)
-        data.set(p.rec.data.subarray(0, p.payloadOffset))
-        data[p.payloadOffset] = p.rec.data[p.payloadOffset + i]!
-        // RFC 791 total length; RFC 9293 sequence number of this byte; FIN only on the last.
-        const total = p.payloadOffset + 1 - p.ipOffset
-        data[p.ipOffset + 2] = total >> 8
-        data[p.ipOffset + 3] = total & 0xff
-        put32(data, p.l4Offset + 4, (p.seq + i) >>> 0)
-        if (i < p.payloadLength - 1) data[p.l4Offset + 13] = p.flags & ~TcpFlag.FIN
-        out.push({ ...p.rec, data, capLen: data.length, origLen: data.length })
-      }
+      for (const q of resegment(p, 1)) out.push(q.rec)
     }
     expect(out.length).toBeGreaterThan(records.length * 10)
     const r = await analyze(out)
@@ -276,7 +220,7 @@ describe('HTTP/1 over hostile captures', () => {
     // Drop data segments that are followed by more data in the same direction, at most one per
     // connection and direction run, so each drop is one hole.
     const data = dataPkts()
-    const dropped = new Set<Pkt>()
+    const dropped = new Set<TcpPkt>()
     const lastDropAt = new Map<string, number>()
     data.forEach((p, i) => {
       const key = `${p.conn}/${p.dir}`
@@ -308,9 +252,9 @@ describe('HTTP/1 over hostile captures', () => {
 
   it('finds the later calls of connections picked up mid-stream', async () => {
     // For every keep-alive connection: no handshake, no first request; its first response stays.
-    const byConn = new Map<number, Pkt[]>()
+    const byConn = new Map<number, TcpPkt[]>()
     for (const p of pkts) byConn.set(p.conn, [...(byConn.get(p.conn) ?? []), p])
-    const skip = new Set<Pkt>()
+    const skip = new Set<TcpPkt>()
     const lostCalls = new Set<Entry>()
     for (const [conn, list] of byConn) {
       const calls = base.entries.filter((e) => e.src!.port === conn)

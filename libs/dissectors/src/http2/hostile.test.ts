@@ -5,7 +5,6 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DecodeStatus, decodePacket, newDecodedPacket } from '@tapwire/packet'
 import { encodePcap, parseCapture } from '@tapwire/pcap'
 import type { CaptureRecord } from '@tapwire/pcap'
 import { analyzeFile, recordLoopback, requireTool, tempDir } from '@tapwire/testing'
@@ -13,6 +12,8 @@ import type { AnalyzeResult } from '@tapwire/testing'
 import type { Entry, Header } from '@tapwire/wire'
 import { http1Dissector } from '../http1/http1-dissector.js'
 import { http2Dissector } from './http2-dissector.js'
+import { indexTcp, resegment } from '../test-support/tcp-rewrite.js'
+import type { TcpPkt } from '../test-support/tcp-rewrite.js'
 import { tsharkStreams } from './test-support.js'
 import type { TsharkStream } from './test-support.js'
 
@@ -23,44 +24,8 @@ const run = promisify(execFile)
 // capture: TCP segments dropped mid-connection in both directions, HEADERS-carrying ones among
 // them. tshark reads the same rewritten file; the unmodified capture is the ground truth.
 
-/** One TCP packet of the capture with what the rewrites need. */
-interface Pkt {
-  rec: CaptureRecord
-  /** The client's port (the connection). */
-  conn: number
-  /** 0 client → server, 1 server → client. */
-  dir: 0 | 1
-  ipOffset: number
-  l4Offset: number
-  payloadOffset: number
-  payloadLength: number
-  seq: number
-  ts: number
-}
-
-function index(records: CaptureRecord[], serverPort: number): Pkt[] {
-  const d = newDecodedPacket()
-  const out: Pkt[] = []
-  for (const rec of records) {
-    if (decodePacket(rec.linkType, rec.data, d) !== DecodeStatus.OK) continue
-    const dir = d.dstPort === serverPort ? 0 : 1
-    out.push({
-      rec,
-      conn: dir === 0 ? d.srcPort : d.dstPort,
-      dir,
-      ipOffset: d.srcOffset - 12,
-      l4Offset: d.l4Offset,
-      payloadOffset: d.payloadOffset,
-      payloadLength: d.payloadLength,
-      seq: d.tcpSeq,
-      ts: rec.tsSec * 1000 + rec.tsNsec / 1e6,
-    })
-  }
-  return out
-}
-
 /** Frame types of the HTTP/2 frames a segment starts with, walked while they fit (§4.1). */
-function frameTypes(p: Pkt): number[] {
+function frameTypes(p: TcpPkt): number[] {
   const b = p.rec.data.subarray(p.payloadOffset, p.payloadOffset + p.payloadLength)
   const types: number[] = []
   for (let o = 0; o + 9 <= b.length;) {
@@ -70,44 +35,14 @@ function frameTypes(p: Pkt): number[] {
   return types
 }
 
-const put32 = (b: Uint8Array, o: number, v: number): void => {
-  b[o] = v >>> 24
-  b[o + 1] = (v >>> 16) & 0xff
-  b[o + 2] = (v >>> 8) & 0xff
-  b[o + 3] = v & 0xff
-}
-
-/** `p` cut into segments of `size` payload octets (RFC 791 total length, RFC 9293 sequence). */
-function resegment(p: Pkt, size: number): Pkt[] {
-  if (p.payloadLength <= size) return [p]
-  const out: Pkt[] = []
-  for (let i = 0; i < p.payloadLength; i += size) {
-    const n = Math.min(size, p.payloadLength - i)
-    const data = new Uint8Array(p.payloadOffset + n)
-    data.set(p.rec.data.subarray(0, p.payloadOffset))
-    data.set(p.rec.data.subarray(p.payloadOffset + i, p.payloadOffset + i + n), p.payloadOffset)
-    const total = p.payloadOffset + n - p.ipOffset
-    data[p.ipOffset + 2] = total >> 8
-    data[p.ipOffset + 3] = total & 0xff
-    put32(data, p.l4Offset + 4, (p.seq + i) >>> 0)
-    out.push({
-      ...p,
-      rec: { ...p.rec, data, capLen: data.length, origLen: data.length },
-      payloadLength: n,
-      seq: (p.seq + i) >>> 0,
-    })
-  }
-  return out
-}
-
 /**
  * `conn/stream` of every stream with a frame (HEADERS, DATA, CONTINUATION...) that a dropped
  * segment carried part of: those calls lost bytes, whatever the dissector does. Walks each
  * direction's bytes as the sender wrote them (RFC 9113 §3.4 preface, §4.1 frames).
  */
-function hitStreams(list: readonly Pkt[], dropped: ReadonlySet<Pkt>): Set<string> {
+function hitStreams(list: readonly TcpPkt[], dropped: ReadonlySet<TcpPkt>): Set<string> {
   const hit = new Set<string>()
-  const flows = new Map<string, Pkt[]>()
+  const flows = new Map<string, TcpPkt[]>()
   for (const p of list) {
     if (p.payloadLength === 0) continue
     const k = `${p.conn}/${p.dir}`
@@ -115,7 +50,7 @@ function hitStreams(list: readonly Pkt[], dropped: ReadonlySet<Pkt>): Set<string
   }
   for (const [k, ps] of flows) {
     const base = ps[0]!.seq
-    const at = (p: Pkt) => (p.seq - base) >>> 0
+    const at = (p: TcpPkt) => (p.seq - base) >>> 0
     const total = Math.max(...ps.map((p) => at(p) + p.payloadLength))
     const bytes = new Uint8Array(total)
     for (const p of ps)
@@ -190,13 +125,13 @@ describe('HTTP/2 over lossy captures', () => {
   const dir = tempDir()
   const original = join(dir.path, 'orig.pcap')
   let port = 0
-  let pkts: Pkt[] = []
+  let pkts: TcpPkt[] = []
   let truth: TsharkStream[] = []
   let base: AnalyzeResult
   let n = 0
   const sent = { calls: 0, grpc: 0 }
 
-  const write = (list: readonly Pkt[]): string => {
+  const write = (list: readonly TcpPkt[]): string => {
     const file = join(dir.path, `lossy-${n++}.pcap`)
     const recs = list.map((p) => p.rec)
     writeFileSync(file, encodePcap(recs, { linkType: recs[0]!.linkType, resolution: 'ns' }))
@@ -312,7 +247,7 @@ describe('HTTP/2 over lossy captures', () => {
     })
     await new Promise<void>((r) => server.close(() => r()))
     const parsed = parseCapture(new Uint8Array(readFileSync(original)))
-    pkts = index(
+    pkts = indexTcp(
       parsed.records.map((r) => ({ ...r, data: r.data.slice() })),
       port
     )
@@ -335,8 +270,8 @@ describe('HTTP/2 over lossy captures', () => {
    * Drops, on every connection, segments carrying HEADERS in both directions at a few points
    * after the first quarter of its data, and runs us and tshark on the result.
    */
-  async function lossy(list: Pkt[], points: number[]) {
-    const dropped = new Set<Pkt>()
+  async function lossy(list: TcpPkt[], points: number[]) {
+    const dropped = new Set<TcpPkt>()
     for (const conn of new Set(list.map((p) => p.conn))) {
       const data = list.filter((p) => p.conn === conn && p.payloadLength > 0)
       for (const at of points) {
@@ -384,7 +319,7 @@ describe('HTTP/2 over lossy captures', () => {
     (e.respHeaders ?? []).every((h) => sentFields([...s.respHeaders, ...s.trailers], h))
 
   /** The checks (a)-(d) of the task, with the numbers they measured. */
-  function check(list: Pkt[], r: Awaited<ReturnType<typeof lossy>>) {
+  function check(list: TcpPkt[], r: Awaited<ReturnType<typeof lossy>>) {
     const { dropped, ours, theirs, firstDrop } = r
     // The calls after a hole: requests sent after the first dropped segment of their connection.
     const after = (s: TsharkStream) => s.reqTs! > (firstDrop.get(s.clientPort) ?? Infinity)

@@ -5,7 +5,15 @@
  * trailers, or in the only HEADERS frame of a Trailers-Only response.
  */
 import type { Attr } from '@tapwire/wire'
-import { renderProtobuf } from './protobuf-text.js'
+import {
+  appendProtobuf,
+  appendText,
+  beginText,
+  finishText,
+  finishTextUtf8,
+  textLength,
+  truncateText,
+} from './protobuf-text.js'
 
 /** PROTOCOL-HTTP2.md: Content-Type → "application/grpc" [("+proto" / "+json" / {custom})]. */
 export function isGrpcContentType(contentType: string | undefined): boolean {
@@ -77,35 +85,59 @@ export function grpcAttrs(path: string, outcome: GrpcOutcome): Attr[] {
  * The preview of a gRPC body: each length-prefixed message rendered as a schema-less protobuf
  * decode, one per line, bounded by `maxChars`. Compressed messages cannot be shown without the
  * codec: `<compressed N bytes>`. `body` may be cut short by the body limit.
+ *
+ * The lines are written into protobuf-text's text buffer and become one string at the end (no
+ * lines array, join, subarray or DataView per message: this runs for every gRPC call). A line
+ * longer than what is left of the budget is cut there, so its rendering may stop as soon as it
+ * passes that point.
  */
 export function renderGrpcMessages(body: Uint8Array, maxChars: number): string {
-  const lines: string[] = []
+  writeGrpcMessages(body, maxChars)
+  return finishText()
+}
+
+/** `renderGrpcMessages` as UTF-8 bytes (the call's body preview), without the string between. */
+export function renderGrpcMessagesUtf8(body: Uint8Array, maxChars: number): Uint8Array {
+  writeGrpcMessages(body, maxChars)
+  return finishTextUtf8()
+}
+
+/** The preview's text, left in protobuf-text's buffer for `finishText`/`finishTextUtf8`. */
+function writeGrpcMessages(body: Uint8Array, maxChars: number): void {
+  beginText()
   let chars = 0
   let o = 0
   while (o < body.length) {
+    if (o > 0) appendText('\n')
     if (chars >= maxChars) {
-      lines.push('…')
+      appendText('…')
       break
     }
-    let line: string
+    const lineStart = textLength()
+    const left = maxChars - chars
     let end = body.length
-    if (o + 5 > body.length) line = `<incomplete message prefix: ${body.length - o} bytes>`
+    if (o + 5 > body.length) appendText(`<incomplete message prefix: ${body.length - o} bytes>`)
     else {
-      const len = new DataView(body.buffer, body.byteOffset + o + 1, 4).getUint32(0)
+      const len =
+        ((body[o + 1]! << 24) | (body[o + 2]! << 16) | (body[o + 3]! << 8) | body[o + 4]!) >>> 0
       const start = o + 5
       end = start + len
-      if (body[o]! !== 0) line = `<compressed ${len} bytes>`
+      if (body[o]! !== 0) appendText(`<compressed ${len} bytes>`)
       else if (end > body.length)
-        line = `<message of ${len} bytes, ${body.length - start} captured>`
-      else line = renderProtobuf(body.subarray(start, end))
+        appendText(`<message of ${len} bytes, ${body.length - start} captured>`)
+      else appendProtobuf(body, start, end, lineStart + left)
     }
-    // Every line, the placeholders too, counts against the budget (found by fuzzing).
-    if (line.length > maxChars - chars) line = `${line.slice(0, Math.max(0, maxChars - chars))}…`
-    lines.push(line)
-    chars += line.length + 1
+    let lineLength = textLength() - lineStart
+    // Every line, the placeholders too, counts against the budget (found by fuzzing). The cut is
+    // String#slice's: whole code units, a fractional budget rounded down.
+    if (lineLength > left) {
+      truncateText(lineStart + Math.trunc(Math.max(0, left)))
+      appendText('…')
+      lineLength = textLength() - lineStart
+    }
+    chars += lineLength + 1
     o = end
   }
-  return lines.join('\n')
 }
 
 /**

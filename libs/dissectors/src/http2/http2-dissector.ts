@@ -12,6 +12,7 @@ import {
   grpcWholeMessagesLength,
   isGrpcContentType,
   renderGrpcMessages,
+  renderGrpcMessagesUtf8,
 } from '../grpc/grpc.js'
 import type { HeaderField } from '../hpack/decoder.js'
 import { HpackDecoder } from '../hpack/decoder.js'
@@ -845,7 +846,7 @@ const GAP_MARK = '<capture gap: later messages not shown>'
  * the rest are dropped (their length prefixes can no longer be trusted).
  */
 function grpcPreview(body: Uint8Array, hole: number, maxChars: number): Uint8Array {
-  if (hole < 0) return utf8Bytes(renderGrpcMessages(body, maxChars))
+  if (hole < 0) return renderGrpcMessagesUtf8(body, maxChars)
   const end = Math.min(hole, body.length)
   const before = grpcWholeMessagesLength(body, end)
   // What follows the hole is shown only when its length prefixes chain exactly to the end: then

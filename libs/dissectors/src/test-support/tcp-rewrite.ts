@@ -4,7 +4,17 @@
  * segments re-cut with consistent IP lengths and sequence numbers.
  */
 import { DecodeStatus, TcpFlag, decodePacket, newDecodedPacket } from '@tapwire/packet'
-import type { CaptureRecord } from '@tapwire/pcap'
+
+/** A captured packet: @tapwire/pcap's CaptureRecord (a pure lib names its shape, not that lib). */
+export interface CaptureRecord {
+  tsSec: number
+  tsNsec: number
+  capLen: number
+  origLen: number
+  linkType: number
+  ifIndex: number
+  data: Uint8Array
+}
 
 /** One TCP packet of a capture. */
 export interface TcpPkt {

@@ -14,8 +14,16 @@ function countMethods(stdout: string): number {
  * Offline replay of a mixed HTTP/1.1 + HTTP/2 + gRPC capture (the HTTP issue's benchmark):
  * our pipeline vs tshark decoding the same file. Goal: ≥ 5× tshark and ≥ 200k packets/s.
  */
-export async function benchMixedReplay(dir: string, perProtocol: number, runs = 3): Promise<string> {
-  const file = join(dir, 'mixed.pcap')
+export async function benchMixedReplay(dir: string, sizes: readonly number[], runs = 3): Promise<string> {
+  const sections: string[] = []
+  for (const perProtocol of sizes) {
+    sections.push(`#### ${fmt(perProtocol)} calls per protocol\n\n${await mixedReplayOnce(dir, perProtocol, runs)}`)
+  }
+  return sections.join('\n\n')
+}
+
+async function mixedReplayOnce(dir: string, perProtocol: number, runs: number): Promise<string> {
+  const file = join(dir, `mixed-${perProtocol}.pcap`)
   const p = await recordMixedTraffic(file, perProtocol)
   return compareReplay({
     caption: `${fmt(perProtocol)} calls each of HTTP/1.1, HTTP/2 and gRPC recorded by the bench`,

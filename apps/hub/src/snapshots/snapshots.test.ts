@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -17,6 +17,18 @@ import type { SynthPacket } from './test-packets.js'
 import { NodeOfflineError } from './transfer.js'
 import type { SliceTransport } from './transfer.js'
 import { checkDuration, checkName, formatDuration, resolveWindow } from './validate.js'
+
+/** Files under `dir` this process (any thread) holds open. */
+const openFiles = (dir: string): string[] =>
+  readdirSync('/proc/self/fd')
+    .map((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`)
+      } catch {
+        return ''
+      }
+    })
+    .filter((p) => p.startsWith(dir))
 
 const apiError = (fn: () => unknown): ApiError => {
   try {
@@ -419,6 +431,8 @@ describe('merged export filters', () => {
     try {
       const res = await fetch(url)
       expect(res.headers.get('content-type')).toBe('application/vnd.tcpdump.pcap')
+      // Whole files, no filter: the size is known up front (no chunked framing).
+      expect(res.headers.get('content-length')).toBe(String(expected.length))
       expect(Buffer.compare(Buffer.from(await res.arrayBuffer()), expected)).toBe(0)
       await expect(runs[0]!.done).resolves.toEqual({ packets: 300, bytes: expected.length })
       // A client that reads the headers of a 32 MB export and leaves: the export is abandoned
@@ -435,8 +449,54 @@ describe('merged export filters', () => {
       expect(gone.status).toBe(200)
       ctl.abort()
       await expect(runs[1]!.done).rejects.toThrow('download aborted')
+      // The merge stopped and closed its files.
+      expect(openFiles(dir.path)).toEqual([])
     } finally {
       manifest = saved
+      server.closeAllConnections()
+      await new Promise((r) => server.close(r))
+    }
+  })
+
+  it('cuts the connection when a file no longer holds what was announced', async () => {
+    // Planned with whole files, then one loses its last 5 bytes (a torn record): the body falls
+    // short of Content-Length, so the response is cut rather than ended as if complete.
+    const torn = join(dir.path, 'torn.pcap')
+    writeFileSync(torn, readFileSync(join(dir.path, 'n0.pcap')))
+    const m = { ...manifest, nodes: [{ ...manifest.nodes[0]!, file: 'torn.pcap' }] }
+    const plan = await planExport(m, dir.path, { format: 'pcap' })
+    writeFileSync(torn, readFileSync(join(dir.path, 'n0.pcap')).subarray(0, -5))
+    const run = runExport(plan, () => undefined)
+    const server = createServer((req, res) => void run.writeTo(res, {}))
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    try {
+      // (Here all of it fits in the first piece, so the cut comes even before the headers.)
+      const body = fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`).then((r) =>
+        r.arrayBuffer()
+      )
+      await expect(body).rejects.toThrow()
+      await expect(run.done).rejects.toThrow(/announced/)
+      expect(openFiles(dir.path)).toEqual([])
+    } finally {
+      server.closeAllConnections()
+      await new Promise((r) => server.close(r))
+    }
+  })
+
+  it('sends filtered exports (size unknown up front) chunked, without a length', async () => {
+    const conns = new Set([connectionKey('tcp', '10.0.0.2', 8080, '10.0.0.1', 40000)])
+    const expected = await exportTo('conn-ref.pcap', { format: 'pcap', connections: conns })
+    const plan = await planExport(manifest, dir.path, { format: 'pcap', connections: conns })
+    const run = runExport(plan, () => undefined)
+    const server = createServer((req, res) => void run.writeTo(res, {}))
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)
+      expect(res.headers.get('content-length')).toBeNull()
+      expect(res.headers.get('transfer-encoding')).toBe('chunked')
+      expect(Buffer.compare(Buffer.from(await res.arrayBuffer()), expected)).toBe(0)
+      await expect(run.done).resolves.toEqual({ packets: 200, bytes: expected.length })
+    } finally {
       server.closeAllConnections()
       await new Promise((r) => server.close(r))
     }

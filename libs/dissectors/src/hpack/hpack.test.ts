@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { encodeInteger, huffmanEncode, TestHpackEncoder } from '../http2/test-support.js'
 import { params } from '../test-support/fuzz.js'
+import { concatBytes } from '../test-support/wire-bytes.js'
 import { HpackDecoder, HpackError, HPACK_HARD_TABLE_CAP, readInteger } from './decoder.js'
 import { huffmanCode, huffmanDecode } from './huffman.js'
 
@@ -14,15 +15,7 @@ const hex = (s: string): Uint8Array => {
 const pairs = (list: { name: string; value: string }[]): [string, string][] =>
   list.map((h) => [h.name, h.value])
 const ascii = (s: string): Uint8Array => new TextEncoder().encode(s)
-const concat = (...parts: Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
-}
+const concat = concatBytes
 /** §6.2.1 literal with incremental indexing, new name, raw strings (each shorter than 127). */
 const literal = (name: string, value: string): Uint8Array =>
   concat(Uint8Array.of(0x40, name.length), ascii(name), Uint8Array.of(value.length), ascii(value))

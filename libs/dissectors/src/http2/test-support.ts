@@ -3,6 +3,7 @@
  * with a minimal HPACK encoder (RFC 7541). Not used by the dissectors themselves.
  */
 import { huffmanCode } from '../hpack/huffman.js'
+import { concatBytes as concatAll } from '../test-support/wire-bytes.js'
 import { STATIC_TABLE } from '../hpack/static-table.js'
 
 export const PREFACE = new TextEncoder().encode('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')
@@ -28,17 +29,8 @@ export const Flag = {
   PRIORITY: 0x20,
 } as const
 
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0
-  for (const p of parts) n += p.length
-  const out = new Uint8Array(n)
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
-}
+/** The parts (an array of them), one after the other. */
+export const concatBytes = (parts: readonly Uint8Array[]): Uint8Array => concatAll(...parts)
 
 export function frame(
   type: number,

@@ -47,15 +47,7 @@ export function frame(spec: FrameSpec): Uint8Array {
   return out
 }
 
-export function concatBytes(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
-}
+export { concatBytes } from '../test-support/wire-bytes.js'
 
 /** A context for driving one session directly; `upgrade` looks dissectors up in `dissectors`. */
 export function recordingContext(

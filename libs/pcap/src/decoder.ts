@@ -72,11 +72,10 @@ export class CaptureDecoder implements CaptureStatus {
   #counting(sink: RecordSink): RecordSink {
     let c = this.#counter
     if (c === undefined || c.sink !== sink) {
-      const self = this
       c = this.#counter = {
         sink,
-        record(linkType, ifIndex, tsSec, tsNsec, buf, start, capLen, origLen) {
-          self.recordCount++
+        record: (linkType, ifIndex, tsSec, tsNsec, buf, start, capLen, origLen) => {
+          this.recordCount++
           sink.record(linkType, ifIndex, tsSec, tsNsec, buf, start, capLen, origLen)
         },
       }

@@ -35,10 +35,9 @@ export class FileReplay implements CaptureSource {
     }
     try {
       while (!this.#stopped && (await reader.readInto(packer))) await drain()
-      if (!this.#stopped) {
-        packer.flush()
-        await drain()
-      }
+      // What was packed goes out, stopped or not (as before the packer).
+      packer.flush()
+      await drain()
       this.truncated = reader.truncated
     } finally {
       await reader.close()

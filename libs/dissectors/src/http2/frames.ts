@@ -231,14 +231,7 @@ export class FrameReader {
       this.#h.onFrameLost(f)
       this.#mode = 'lost'
     }
-    if (length > remaining) {
-      this.#endFrame()
-      this.#startResync()
-      return false
-    }
-    this.#pos += length
-    if (this.#pos === f.length) this.#endFrame()
-    return survived
+    return this.#passHole(length, remaining) && survived
   }
 
   /** A hole in a DATA payload: body bytes lost; past the frame's end, the boundaries too. */
@@ -253,14 +246,22 @@ export class FrameReader {
       const lost = overlap(this.#pos, this.#pos + length, this.#dataStart, this.#dataEnd)
       if (lost > 0) this.#h.onDataGap(f, lost)
     }
+    return this.#passHole(length, remaining)
+  }
+
+  /**
+   * Moves past `length` lost octets of the current frame (`remaining` of it were left). A hole
+   * that runs past the frame's end ends it (its END_STREAM, known from its header, still
+   * applies) and loses the boundaries: false, and the reader resynchronises.
+   */
+  #passHole(length: number, remaining: number): boolean {
     if (length > remaining) {
-      // The frame ended inside the hole: its END_STREAM (known from its header) still applies.
       this.#endFrame()
       this.#startResync()
       return false
     }
     this.#pos += length
-    if (this.#pos === f.length) this.#endFrame()
+    if (this.#pos === this.#frame.length) this.#endFrame()
     return true
   }
 

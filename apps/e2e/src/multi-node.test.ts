@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { readdirSync, statSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -13,7 +13,7 @@ import {
   until,
 } from '@tapwire/testing'
 import type { NetnsLab } from '@tapwire/testing'
-import { AGENT_MAIN, fetchRetry, startHub } from './stack.js'
+import { AGENT_MAIN, CLI_MAIN, fetchRetry, startHub } from './stack.js'
 import type { HubHandle } from './stack.js'
 
 // Three "nodes" as network namespaces on a private bridge (10.231.x.0/24), one agent each,
@@ -327,6 +327,58 @@ describe('three nodes in network namespaces', () => {
     expect(fails.length).toBe(3 * 4 * 2)
   })
 
+  it('serves HTTP ranges of the export, and the CLI resumes a partial download', async () => {
+    const full = readFileSync(join(dir.path, 'full.pcap'))
+    const url = `${hub.url}/mcp/snapshots/mn-main/pcap`
+    const head = await fetchRetry(url, { method: 'HEAD' })
+    expect(head.status).toBe(200)
+    expect(head.headers.get('content-length')).toBe(String(full.length))
+    expect(head.headers.get('accept-ranges')).toBe('bytes')
+    const etag = head.headers.get('etag')!
+    expect(etag).toMatch(/^"\d+-\d+"$/)
+    const mid = Math.floor(full.length / 3)
+    const n = Math.floor(full.length / 4)
+    const part = await fetchRetry(url, { headers: { range: `bytes=${mid}-${mid + n - 1}` } })
+    expect(part.status).toBe(206)
+    expect(part.headers.get('content-range')).toBe(`bytes ${mid}-${mid + n - 1}/${full.length}`)
+    expect(Buffer.from(await part.arrayBuffer()).equals(full.subarray(mid, mid + n))).toBe(true)
+    const tail = await fetchRetry(url, { headers: { range: 'bytes=-1000', 'if-range': etag } })
+    expect(tail.status).toBe(206)
+    expect(Buffer.from(await tail.arrayBuffer()).equals(full.subarray(-1000))).toBe(true)
+    // A validator from another export: the whole export, not a piece of this one.
+    const stale = await fetchRetry(url, { headers: { range: 'bytes=10-', 'if-range': '"1-1"' } })
+    expect(stale.status).toBe(200)
+    expect(Buffer.from(await stale.arrayBuffer()).equals(full)).toBe(true)
+    const past = await fetchRetry(url, { headers: { range: `bytes=${full.length}-` } })
+    expect(past.status).toBe(416)
+    expect(past.headers.get('content-range')).toBe(`bytes */${full.length}`)
+    expect(((await past.json()) as { error: { code: string } }).error.code).toBe(
+      'RANGE_NOT_SATISFIABLE'
+    )
+    // Filtered exports have no length up front: a range is ignored (the whole filtered export).
+    const filtered = await fetchRetry(`${url}?bpf_filter=tcp`, { headers: { range: 'bytes=10-' } })
+    expect(filtered.status).toBe(200)
+    expect(filtered.headers.get('accept-ranges')).toBeNull()
+    await filtered.arrayBuffer()
+
+    // `tapwire snapshot download` of an interrupted download: it asks for the rest and appends.
+    const file = join(dir.path, 'resumed.pcap')
+    writeFileSync(file, full.subarray(0, mid))
+    const out = run(process.execPath, [
+      CLI_MAIN,
+      '--hub',
+      hub.url,
+      'snapshot',
+      'download',
+      'mn-main',
+      '--out',
+      file,
+      '--json',
+    ])
+    expect(JSON.parse(out)).toEqual({ file, bytes: full.length, resumed_from: mid, complete: true })
+    expect(readFileSync(file).equals(full)).toBe(true)
+  })
+
   it('filters the export with a real BPF filter and with KFL, as tshark filters the full export', async () => {
     const full = join(dir.path, 'full.pcap')
     let bpf: Response
@@ -465,12 +517,17 @@ describe('three nodes in network namespaces', () => {
     // one segment (RING_SIZE / 8) twice. Measured once the ring is idle, the bound is exact.
     expect(max).toBeLessThanOrEqual(RING_SIZE + RING_SIZE / 8)
     let last = -1
-    await until('the ring idle', () => {
-      const now = dirBytes(ringDir)
-      const idle = now === last
-      last = now
-      return idle
-    }, 10_000, 500)
+    await until(
+      'the ring idle',
+      () => {
+        const now = dirBytes(ringDir)
+        const idle = now === last
+        last = now
+        return idle
+      },
+      10_000,
+      500
+    )
     expect(dirBytes(ringDir)).toBeLessThanOrEqual(RING_SIZE)
   })
 

@@ -10,9 +10,11 @@ type EchoServer = Awaited<ReturnType<typeof startEchoServer>>
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 export const HUB_MAIN = join(ROOT, 'apps/hub/dist/main.js')
 export const AGENT_MAIN = join(ROOT, 'apps/node-agent/dist/main.js')
+export const CLI_MAIN = join(ROOT, 'apps/cli/dist/main.js')
 
 function requireBuilt(path: string): string {
-  if (!existsSync(path)) throw new Error(`${path} is missing: run \`npm run build\` first (npm test does)`)
+  if (!existsSync(path))
+    throw new Error(`${path} is missing: run \`npm run build\` first (npm test does)`)
   return path
 }
 
@@ -39,13 +41,28 @@ export interface HubHandle {
 }
 
 /** Starts the built hub against `nats` on a free port and waits until it is ready. */
-export async function startHub(nats: Pick<NatsServerHandle, 'url'>, extraArgs: string[] = []): Promise<HubHandle> {
+export async function startHub(
+  nats: Pick<NatsServerHandle, 'url'>,
+  extraArgs: string[] = []
+): Promise<HubHandle> {
   const port = await freePort()
   // Each hub gets its own data dir (snapshots) unless the test names one, e.g. to restart on it;
   // it is removed when that hub process ends.
-  const own = extraArgs.includes('--data-dir') ? undefined : mkdtempSync(join(tmpdir(), 'tapwire-e2e-hub-'))
+  const own = extraArgs.includes('--data-dir')
+    ? undefined
+    : mkdtempSync(join(tmpdir(), 'tapwire-e2e-hub-'))
   const dataDir = own ? ['--data-dir', own] : []
-  const p = new TestProcess('hub', process.execPath, [requireBuilt(HUB_MAIN), '--port', String(port), '--host', '127.0.0.1', '--nats', nats.url, ...dataDir, ...extraArgs])
+  const p = new TestProcess('hub', process.execPath, [
+    requireBuilt(HUB_MAIN),
+    '--port',
+    String(port),
+    '--host',
+    '127.0.0.1',
+    '--nats',
+    nats.url,
+    ...dataDir,
+    ...extraArgs,
+  ])
   if (own) p.child.once('exit', () => rmSync(own, { recursive: true, force: true }))
   const url = `http://127.0.0.1:${port}`
   await until('hub ready', async () => (await fetch(`${url}/readyz`)).status === 200, 30_000)
@@ -72,8 +89,21 @@ export async function startLoAgent(opts: {
 }): Promise<{ process: TestProcess; metricsUrl: string }> {
   const port = await freePort()
   const p = agentProcess('agent', [
-    '--interface', 'lo', '--bpf', opts.bpf, '--nats', opts.nats.url, '--node', opts.node,
-    '--data-dir', opts.dataDir, '--port', String(port), '--host', '127.0.0.1', ...(opts.extraArgs ?? []),
+    '--interface',
+    'lo',
+    '--bpf',
+    opts.bpf,
+    '--nats',
+    opts.nats.url,
+    '--node',
+    opts.node,
+    '--data-dir',
+    opts.dataDir,
+    '--port',
+    String(port),
+    '--host',
+    '127.0.0.1',
+    ...(opts.extraArgs ?? []),
   ])
   await p.waitFor(/capturing on lo/)
   return { process: p, metricsUrl: `http://127.0.0.1:${port}/metrics` }
@@ -82,7 +112,11 @@ export async function startLoAgent(opts: {
 export function agentProcess(name: string, args: string[]): TestProcess {
   // The suites count L7 calls exactly; the agent's L4 entries (on by default) would add to them.
   // A suite that wants L4 entries passes --l4-entries, which overrides this.
-  return new TestProcess(name, process.execPath, [requireBuilt(AGENT_MAIN), '--l4-entries=false', ...args])
+  return new TestProcess(name, process.execPath, [
+    requireBuilt(AGENT_MAIN),
+    '--l4-entries=false',
+    ...args,
+  ])
 }
 
 export { startNatsServer }
@@ -129,15 +163,30 @@ export async function startEchoStack(o: {
   configure?: (server: EchoServer) => void
 }): Promise<EchoStack> {
   const dir = mkdtempSync(join(tmpdir(), `tapwire-e2e-${o.name}-`))
-  const started: { nats?: NatsServerHandle; hub?: HubHandle; server?: EchoServer; agent?: TestProcess } = {}
+  const started: {
+    nats?: NatsServerHandle
+    hub?: HubHandle
+    server?: EchoServer
+    agent?: TestProcess
+  } = {}
   const stop = (): Promise<void> =>
-    stopStack({ ...started, servers: [started.server], dir: { dispose: () => rmSync(dir, { recursive: true, force: true }) } })
+    stopStack({
+      ...started,
+      servers: [started.server],
+      dir: { dispose: () => rmSync(dir, { recursive: true, force: true }) },
+    })
   try {
     const nats = (started.nats = await startNatsServer())
     const hub = (started.hub = await startHub(nats))
     const server = (started.server = await startEchoServer(o.body))
     o.configure?.(server)
-    const a = await startLoAgent({ nats, bpf: `tcp port ${server.port}`, node: `${o.name}-node`, dataDir: join(dir, 'agent'), ...(o.agentArgs ? { extraArgs: o.agentArgs } : {}) })
+    const a = await startLoAgent({
+      nats,
+      bpf: `tcp port ${server.port}`,
+      node: `${o.name}-node`,
+      dataDir: join(dir, 'agent'),
+      ...(o.agentArgs ? { extraArgs: o.agentArgs } : {}),
+    })
     started.agent = a.process
     return { dir, nats, hub, server, agent: a.process, metricsUrl: a.metricsUrl, stop }
   } catch (e) {

@@ -99,6 +99,9 @@ async function curlExport(url: string, out: string, hubPid: number): Promise<Run
 
 type Contender = 'hubFile' | 'hubNull' | 'lib' | 'libNull' | 'mcFile' | 'mcNull' | 'mcUs'
 
+/** The output file each file-writing contender writes (the last round's hub and mergecap files stay for the correctness check). */
+const OUTPUT: Partial<Record<Contender, string>> = { hubFile: 'hub', lib: 'lib', mcFile: 'mergecap', mcUs: 'mergecap-us' }
+
 /**
  * Three node files totalling `mib` MiB laid out as a completed snapshot. Each round runs, in an
  * order rotated from round to round: the hub's GET /mcp/snapshots/:name/pcap fetched by curl into
@@ -165,15 +168,17 @@ export async function benchExportMerge(dir: string, mib: number, rounds = 5): Pr
       const line: string[] = []
       for (let i = 0; i < order.length; i++) {
         const c = order[(i + r) % order.length]!
-        // The previous run's output file (1.1 GB of dirty pages) is written back first: left to
-        // the kernel's flusher threads, that write-back lands in a later run, on a core that run
-        // needs (the hub's export uses both).
+        // Every run writes a new file, as an export does: this contender's previous output is
+        // deleted first (truncating a 1.1 GB file in place costs its writer 0.2-0.3 s, measured).
+        // Then `sync`: the previous run's output (1.1 GB of dirty pages) and that deletion are on
+        // disk before the clock starts; left to the kernel's flusher threads, that write-back lands
+        // in a later run, on a core that run needs (the hub's export uses both).
+        const file = OUTPUT[c]
+        if (file !== undefined) rmSync(out(file), { force: true })
         spawnSync('sync')
         const run = await measure[c]()
         runs[c].push(run)
         line.push(`${c} ${run.seconds.toFixed(2)} s`)
-        // The hub's and mergecap's files stay (overwritten each round) for the correctness check.
-        for (const n of ['lib', 'mergecap-us']) rmSync(out(n), { force: true })
       }
       console.log(`  round ${r + 1}: ${line.join(', ')}`)
     }
@@ -205,7 +210,7 @@ export async function benchExportMerge(dir: string, mib: number, rounds = 5): Pr
   // Flat: no quarter of an export more than 32 MiB above its first quarter.
   const flat = quarters.every((q) => Math.max(...q) - q[0]! <= 32)
   return [
-    `_${machineLine()}; 3 node files, ${fmt(inputBytes / 2 ** 20)} MiB, ${fmt(packets)} packets (60-1514 bytes, mean ${fmt(inputBytes / packets - 16)}), finely interleaved; inputs in the page cache; each run starts after \`sync\` (no write-back of an earlier run's output in flight); median of ${rounds} rounds, order rotated; CPU s = user + system (for the hub: the hub's and curl's)._`,
+    `_${machineLine()}; 3 node files, ${fmt(inputBytes / 2 ** 20)} MiB, ${fmt(packets)} packets (60-1514 bytes, mean ${fmt(inputBytes / packets - 16)}), finely interleaved; inputs in the page cache; every file run writes a new file (its previous output deleted first), and every run starts after \`sync\` (no write-back of an earlier run's output in flight); median of ${rounds} rounds, order rotated; CPU s = user + system (for the hub: the hub's and curl's)._`,
     '',
     table(
       ['export', 'bytes out', 'seconds', 'MB/s', 'CPU s', 'peak RSS MiB'],

@@ -210,6 +210,8 @@ export async function planExport(
 
 /** A running export: its bytes go out one of two ways, once; `done` says how it ended. */
 export interface ExportRun {
+  /** Bytes that will be sent, when known before the merge (Content-Length); see exportLength. */
+  readonly sendLength: number | undefined
   /**
    * The capture as a web stream (in-process callers: MCP, tests); the reader pulls it, so its pace
    * is the backpressure. Every piece is fresh memory, since the reader may keep it.
@@ -219,9 +221,18 @@ export interface ExportRun {
    * The capture written straight to a Node response (the HTTP server's path): each piece is
    * reused once the socket has taken it, and the socket's 'drain' is the backpressure.
    */
-  writeTo(res: ServerResponse, headers: Record<string, string>): Promise<void>
-  /** Resolves once the last byte was produced; rejects when the export failed or was abandoned. */
+  writeTo(res: ServerResponse, headers: Record<string, string>, status?: number): Promise<void>
+  /**
+   * Resolves once the last byte was sent (packets merged, bytes sent); rejects when the export
+   * failed or was abandoned.
+   */
   done: Promise<{ packets: number; bytes: number }>
+}
+
+/** Part of an export of known length: bytes [start, end) (an HTTP range, byte-range.ts). */
+export interface ExportWindow {
+  start: number
+  end: number
 }
 
 /** Resolves on 'drain'; rejects if the response closes first (the client went away). */
@@ -240,9 +251,13 @@ function drained(res: ServerResponse): Promise<void> {
 
 /** One node file through `tcpdump -r FILE -w - FILTER`, failing if tcpdump does. */
 function bpfSource(path: string, filter: string, children: ChildProcess[]): ByteChunks {
-  const child = spawn(TCPDUMP, ['-r', path, '-w', '-', '--time-stamp-precision=nano', '--', filter], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const child = spawn(
+    TCPDUMP,
+    ['-r', path, '-w', '-', '--time-stamp-precision=nano', '--', filter],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }
+  )
   children.push(child)
   let err = ''
   child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)))
@@ -290,8 +305,21 @@ export function exportLength(plan: ExportPlan): number | undefined {
  * thread's merge and socket writes on one, the pool's reads and the client's reads of a loopback
  * download on the other — and a third busy thread made it slower, not faster.)
  */
-export function runExport(plan: ExportPlan, log: (m: string) => void): ExportRun {
+export function runExport(
+  plan: ExportPlan,
+  log: (m: string) => void,
+  window?: ExportWindow
+): ExportRun {
   const { options } = plan
+  const length = exportLength(plan)
+  if (
+    window !== undefined &&
+    (length === undefined ||
+      !(0 <= window.start && window.start < window.end && window.end <= length))
+  )
+    throw new RangeError('an export window needs an export of known length, and must lie inside it')
+  const from = window?.start ?? 0
+  const to = window?.end ?? Infinity
   const children: ChildProcess[] = []
   const conns = options.connections
   const scratch = newDecodedPacket()
@@ -325,29 +353,68 @@ export function runExport(plan: ExportPlan, log: (m: string) => void): ExportRun
       }
     )
   let merge: PcapMerge | undefined
-  let settle: { resolve: (r: { packets: number; bytes: number }) => void; reject: (e: Error) => void }
+  let settle: {
+    resolve: (r: { packets: number; bytes: number }) => void
+    reject: (e: Error) => void
+  }
   const done = new Promise<{ packets: number; bytes: number }>(
     (resolve, reject) => (settle = { resolve, reject })
   )
   done.catch(() => undefined)
   let finished = false
+  /** Output offset of the next merged piece, and bytes handed to the client. */
+  let at = 0
+  let sent = 0
   const finish = async (e?: Error): Promise<void> => {
     if (finished) return
     finished = true
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM')
     await merge?.close()
-    if (e === undefined) settle.resolve({ packets: merge?.packets ?? 0, bytes: merge?.bytes ?? 0 })
+    if (e === undefined) settle.resolve({ packets: merge?.packets ?? 0, bytes: sent })
     else settle.reject(e)
   }
-  const read = async (): Promise<Uint8Array | null> => {
+  /**
+   * The next merged piece (to give back with release()) and the part of it to send: all of it,
+   * or, with a window, the part inside it. Pieces before the window are merged and given back
+   * unsent (the merge has no index to seek with); at the window's end the merge stops, unless
+   * the window reaches the export's end, where the merge runs out so a file that grew is caught.
+   */
+  const read = async (): Promise<{ piece: Uint8Array; send: Uint8Array } | null> => {
+    const m = merge!
     try {
-      return await merge!.read()
+      for (;;) {
+        if (at >= to && to < length!) return null
+        const piece = await m.read()
+        if (piece === null) return null
+        const a = at
+        at += piece.length
+        if (at <= from || a >= to) {
+          m.release(piece)
+          continue
+        }
+        const send =
+          a >= from && at <= to
+            ? piece
+            : piece.subarray(Math.max(0, from - a), Math.min(piece.length, to - a))
+        sent += send.length
+        return { piece, send }
+      }
     } catch (e) {
       log(`export: ${(e as Error).message}`)
       throw e
     }
   }
+  /** A file changed or ended inside a record: the bytes sent are not what was announced. */
+  const checkLength = (): void => {
+    if (length === undefined) return
+    if (to >= length && merge!.bytes !== length)
+      throw new Error(`export produced ${merge!.bytes} bytes, ${length} announced`)
+    if (window !== undefined && sent !== to - from)
+      throw new Error(`export sent ${sent} bytes of the range, ${to - from} announced`)
+  }
+  const sendLength = window !== undefined ? window.end - window.start : length
   return {
+    sendLength,
     done,
     stream: () => {
       // The reader may keep every piece: each is fresh memory.
@@ -355,14 +422,15 @@ export function runExport(plan: ExportPlan, log: (m: string) => void): ExportRun
       return new ReadableStream<Uint8Array>(
         {
           async pull(controller) {
-            let piece: Uint8Array | null
+            let next: { send: Uint8Array } | null
             try {
-              piece = await read()
+              next = await read()
+              if (next === null) checkLength()
             } catch (e) {
               controller.error(e)
               return finish(e as Error)
             }
-            if (piece !== null) return controller.enqueue(piece)
+            if (next !== null) return controller.enqueue(next.send)
             controller.close()
             await finish()
           },
@@ -372,36 +440,33 @@ export function runExport(plan: ExportPlan, log: (m: string) => void): ExportRun
         { highWaterMark: 1 }
       )
     },
-    async writeTo(res, headers) {
-      const length = exportLength(plan)
+    async writeTo(res, headers, status = 200) {
       try {
         const m = (merge = start())
         res.writeHead(
-          200,
-          length === undefined ? headers : { ...headers, 'content-length': String(length) }
+          status,
+          sendLength === undefined ? headers : { ...headers, 'content-length': String(sendLength) }
         )
-        const ahead = (): Promise<Uint8Array | null> => {
+        const ahead = (): Promise<{ piece: Uint8Array; send: Uint8Array } | null> => {
           const p = read()
           // Awaited below; this only keeps a read abandoned by an abort from going unhandled.
           p.catch(() => undefined)
           return p
         }
         let next = ahead()
-        for (let piece = await next; piece !== null; piece = await next) {
+        for (let r = await next; r !== null; r = await next) {
           if (res.destroyed) throw new Error('download aborted')
-          const p = piece
-          const more = res.write(p, (err) => {
-            if (!err) m.release(p)
+          const { piece, send } = r
+          const more = res.write(send, (err) => {
+            if (!err) m.release(piece)
           })
           // Merge the next piece while the socket sends this one.
           next = ahead()
           if (!more) await drained(res)
         }
-        if (length !== undefined && m.bytes !== length) {
-          // A file changed or ended inside a record: the client must not take the short body
-          // for the whole export (the connection is cut instead of ended).
-          throw new Error(`export produced ${m.bytes} bytes, ${length} announced`)
-        }
+        // The client must not take a short body for the whole export or range: the connection
+        // is cut instead of ended.
+        checkLength()
         await new Promise<void>((resolve) => res.end(resolve))
         await finish()
       } catch (e) {

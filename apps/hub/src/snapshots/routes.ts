@@ -8,7 +8,9 @@ import type { CallFilter } from '../routes/calls.js'
 import { validateBody, validateQuery } from '../routes/params.js'
 import { CREATE_SNAPSHOT_PARAMS, EXPORT_PCAP_QUERY_PARAMS } from '../routes/route-defs.js'
 import type { EntryStore } from '../store/entry-store.js'
-import { connectionKeyOfEntry, planExport, runExport } from './export.js'
+import { resolveRange } from './byte-range.js'
+import { connectionKeyOfEntry, exportLength, planExport, runExport } from './export.js'
+import type { ExportWindow } from './export.js'
 import type { SnapshotManager } from './snapshot-manager.js'
 import { snapshotDetails, snapshotSummary } from './snapshot-manager.js'
 import { checkName } from './validate.js'
@@ -147,8 +149,50 @@ export function mountSnapshots(app: Hono, deps: SnapshotRoutesDeps, audit: Audit
       c,
       `snapshot export ${m.name} format=${format}${filters.length ? ` ${filters.join(' ')}` : ''}`
     )
+    const ext = format === 'pcapng' ? 'pcapng' : 'pcap'
+    const headers: Record<string, string> = {
+      'content-type': format === 'pcapng' ? PCAPNG_MIME : PCAP_MIME,
+      'content-disposition': `attachment; filename="${m.name}.${ext}"`,
+      'cache-control': 'no-store',
+    }
+    if (plan.missing.length > 0) headers['x-tapwire-missing-nodes'] = plan.missing.join(',')
+    // Ranges (resuming a download, RFC 9110 §14) where the size is known before the merge: whole
+    // node files, classic pcap. A completed snapshot never changes, and a deleted one recreated
+    // under the same name has another created_at: that pair is the entity tag.
+    const length = exportLength(plan)
+    let status = 200
+    let window: ExportWindow | undefined
+    if (length !== undefined) {
+      const etag = `"${Date.parse(m.created_at) || 0}-${length}"`
+      headers['accept-ranges'] = 'bytes'
+      headers['etag'] = etag
+      const range = resolveRange(c.req.header('range'), length, etag, c.req.header('if-range'))
+      if (range.kind === 'unsatisfiable') {
+        const err = new ApiError(
+          416,
+          ErrorCode.RANGE_NOT_SATISFIABLE,
+          `the range ${c.req.header('range') ?? ''} is outside the export (${length} bytes)`,
+          { size: length }
+        )
+        return c.json(err.toJSON(), 416, { 'content-range': `bytes */${length}` })
+      }
+      if (range.kind === 'partial') {
+        status = 206
+        window = { start: range.start, end: range.end + 1 }
+        headers['content-range'] = `bytes ${range.start}-${range.end}/${length}`
+      }
+    }
+    if (c.req.method === 'HEAD') {
+      // The headers alone: no merge is run for a body nobody reads.
+      const size = window ? window.end - window.start : length
+      return c.body(
+        null,
+        status as 200,
+        size === undefined ? headers : { ...headers, 'content-length': String(size) }
+      )
+    }
     const started = Date.now()
-    const run = runExport(plan, (msg) => deps.log?.(msg))
+    const run = runExport(plan, (msg) => deps.log?.(msg), window)
     run.done.then(
       (r) => {
         const ms = Date.now() - started
@@ -158,20 +202,17 @@ export function mountSnapshots(app: Hono, deps: SnapshotRoutesDeps, audit: Audit
       },
       () => undefined
     )
-    const ext = format === 'pcapng' ? 'pcapng' : 'pcap'
-    const headers: Record<string, string> = {
-      'content-type': format === 'pcapng' ? PCAPNG_MIME : PCAP_MIME,
-      'content-disposition': `attachment; filename="${m.name}.${ext}"`,
-      'cache-control': 'no-store',
-    }
-    if (plan.missing.length > 0) headers['x-tapwire-missing-nodes'] = plan.missing.join(',')
     // Served by @hono/node-server: write to the socket directly, reusing the output pieces.
     // In-process callers (MCP's app.request, tests) get a web stream.
     const outgoing: unknown = (c.env as { outgoing?: unknown } | undefined)?.outgoing
     if (outgoing instanceof ServerResponse) {
-      void run.writeTo(outgoing as ServerResponse<IncomingMessage>, headers)
+      void run.writeTo(outgoing as ServerResponse<IncomingMessage>, headers, status)
       return RESPONSE_ALREADY_SENT
     }
-    return new Response(run.stream(), { status: 200, headers })
+    const size = run.sendLength
+    return new Response(run.stream(), {
+      status,
+      headers: size === undefined ? headers : { ...headers, 'content-length': String(size) },
+    })
   })
 }

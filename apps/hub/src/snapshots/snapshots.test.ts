@@ -9,7 +9,7 @@ import { tempDir } from '@tapwire/testing'
 import type { AgentStatus, PcapChunk } from '@tapwire/wire'
 import { ApiError } from '../errors.js'
 import { NodeRegistry } from '../nodes/node-registry.js'
-import { connectionKey, planExport, runExport } from './export.js'
+import { connectionKey, exportLength, planExport, runExport } from './export.js'
 import { SnapshotManager } from './snapshot-manager.js'
 import type { SnapshotManifest } from './snapshot-manager.js'
 import { tcpPacket, writeNodePcap } from './test-packets.js'
@@ -453,6 +453,69 @@ describe('merged export filters', () => {
       expect(openFiles(dir.path)).toEqual([])
     } finally {
       manifest = saved
+      server.closeAllConnections()
+      await new Promise((r) => server.close(r))
+    }
+  })
+
+  it('sends a window of a known-length export (HTTP ranges), to a Node response and as a stream', async () => {
+    // Small pieces, so windows start and end inside pieces, span several and skip whole ones.
+    const big = Array.from({ length: 3_000 }, (_, i) => ({
+      tsSec: T + 20,
+      tsNsec: i * 1000,
+      data: tcpPacket('10.0.0.1', 40000, '10.0.0.2', 8080, 600 + (i % 700)),
+    }))
+    await writeNodePcap(join(dir.path, 'n1.pcap.big'), big)
+    const m = {
+      ...manifest,
+      nodes: [manifest.nodes[0]!, { ...manifest.nodes[1]!, file: 'n1.pcap.big' }],
+    }
+    const plan = await planExport(m, dir.path, { format: 'pcap' })
+    const collect = async (r: ReadableStream<Uint8Array>): Promise<Buffer> => {
+      const chunks: Uint8Array[] = []
+      for await (const c of r) chunks.push(c)
+      return Buffer.concat(chunks)
+    }
+    const full = await collect(runExport(plan, () => undefined).stream())
+    expect(full.length).toBe(exportLength(plan))
+    const windows = [
+      { start: 0, end: 24 }, // the file header alone
+      { start: 1, end: full.length }, // all but the first byte (the merge runs to the end)
+      { start: 700_000, end: 1_700_001 }, // inside the export: starts and ends mid-piece
+      { start: full.length - 1, end: full.length },
+    ]
+    const done: Promise<unknown>[] = []
+    const server = createServer((req, res) => {
+      const w = JSON.parse(decodeURIComponent(req.url!.slice(1))) as { start: number; end: number }
+      const run = runExport(plan, () => undefined, w)
+      done.push(run.done)
+      void run.writeTo(res, {}, 206)
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    try {
+      for (const w of windows) {
+        const res = await fetch(
+          `http://127.0.0.1:${(server.address() as AddressInfo).port}/${encodeURIComponent(JSON.stringify(w))}`
+        )
+        const body = Buffer.from(await res.arrayBuffer())
+        expect(res.status).toBe(206)
+        expect(res.headers.get('content-length')).toBe(String(w.end - w.start))
+        expect(body.equals(full.subarray(w.start, w.end))).toBe(true)
+        await expect(done.at(-1)).resolves.toMatchObject({ bytes: w.end - w.start })
+        // The same window as a web stream (in-process callers).
+        const run = runExport(plan, () => undefined, w)
+        expect(run.sendLength).toBe(w.end - w.start)
+        const streamed = await collect(run.stream())
+        expect(streamed.equals(full.subarray(w.start, w.end))).toBe(true)
+      }
+      // A window ending early stops the merge and closes its files.
+      expect(openFiles(dir.path)).toEqual([])
+      expect(() => runExport(plan, () => undefined, { start: 5, end: full.length + 1 })).toThrow(
+        RangeError
+      )
+      const filtered = await planExport(m, dir.path, { format: 'pcap', bpf: 'tcp' })
+      expect(() => runExport(filtered, () => undefined, { start: 0, end: 24 })).toThrow(RangeError)
+    } finally {
       server.closeAllConnections()
       await new Promise((r) => server.close(r))
     }

@@ -323,6 +323,7 @@ export class Agent {
     const s = this.status().stats!
     const r = this.#raw?.stats()
     const f = this.#worker?.stats?.reassembly
+    const d = this.#worker?.stats?.engine.counters ?? {}
     return renderMetrics('tapwire_agent', {
       packets_seen_total: ['Packets delivered by the capture source', s.packetsSeen ?? 0],
       bytes_seen_total: ['Bytes delivered by the capture source', s.bytesSeen ?? 0],
@@ -345,6 +346,14 @@ export class Agent {
       ],
       ip_fragments_dropped_total: ['Fragments dropped as malformed, or for a datagram already given up', (f?.invalid ?? 0) + (f?.discarded ?? 0)],
       worker_restarts_total: ['Times the dissector worker died and was restarted', this.#worker?.restarts ?? 0],
+      // HTTP/2 after capture gaps (libs/dissectors/src/http2/resync.ts): what recovery did.
+      http2_gaps_total: ['Capture gaps inside HTTP/2 connections', d['http2_gaps'] ?? 0],
+      http2_framing_lost_total: ['HTTP/2 gaps the frame lengths did not bridge (frame boundary searched for)', d['http2_framing_lost'] ?? 0],
+      http2_resyncs_total: ['HTTP/2 frame boundaries found again after a gap', d['http2_resyncs'] ?? 0],
+      http2_resync_skipped_bytes_total: ['Bytes discarded after HTTP/2 gaps while searching for a frame boundary', d['http2_resync_skipped_bytes'] ?? 0],
+      http2_hpack_desyncs_total: ['Times an HTTP/2 direction lost HPACK state to a gap (partial sync follows)', d['http2_hpack_desyncs'] ?? 0],
+      http2_hpack_unknown_fields_total: ['HTTP/2 header fields left out: they referenced HPACK entries a gap made unknown', d['http2_hpack_unknown_fields'] ?? 0],
+      http2_gave_up_total: ['HTTP/2 connections given up after a gap (no frame boundary within the search bound)', d['http2_gave_up'] ?? 0],
       ring_bytes: ['Bytes held by the PCAP ring (segments and indexes)', r?.bytes ?? 0],
       ring_max_bytes: ['Bound of the PCAP ring (--ring-size)', r?.maxBytes ?? 0],
       ring_packets: ['Packets held by the PCAP ring', r?.packets ?? 0],

@@ -1,5 +1,11 @@
 import type { CloseReason, Connection, Direction, StreamConsumer } from '@tapwire/reassembly'
-import type { CallRecord, Dissector, DissectorLimits, DissectorSession, SessionContext } from './types.js'
+import type {
+  CallRecord,
+  Dissector,
+  DissectorLimits,
+  DissectorSession,
+  SessionContext,
+} from './types.js'
 import { DEFAULT_DISSECTOR_LIMITS } from './types.js'
 
 export interface EngineStats {
@@ -8,6 +14,8 @@ export interface EngineStats {
   /** Exceptions thrown by dissectors; each stops dissection of its connection, nothing more. */
   dissectorErrors: number
   calls: number
+  /** Counters dissectors keep across connections (SessionContext.count), by name. */
+  counters: Record<string, number>
 }
 
 export interface EngineOptions {
@@ -33,7 +41,13 @@ interface Buffered {
  */
 export class DissectorEngine {
   readonly limits: DissectorLimits
-  readonly stats: EngineStats = { connectionsDissected: 0, connectionsUnidentified: 0, dissectorErrors: 0, calls: 0 }
+  readonly stats: EngineStats = {
+    connectionsDissected: 0,
+    connectionsUnidentified: 0,
+    dissectorErrors: 0,
+    calls: 0,
+    counters: {},
+  }
   readonly #dissectors: readonly Dissector[]
   readonly #onCall: EngineOptions['onCall']
   readonly #sessions = new Set<ConnectionDissection>()
@@ -47,7 +61,9 @@ export class DissectorEngine {
   /** The consumer for a new connection (pass to the flow table). */
   attach(conn: Connection): StreamConsumer {
     const probed = this.#dissectors.filter((d) => d.transport === conn.transport && !d.fallback)
-    const hinted = probed.filter((d) => d.portHints.includes(conn.server.port) || d.portHints.includes(conn.client.port))
+    const hinted = probed.filter(
+      (d) => d.portHints.includes(conn.server.port) || d.portHints.includes(conn.client.port)
+    )
     const rest = probed.filter((d) => !hinted.includes(d))
     const fallback = this.#dissectors.find((d) => d.transport === conn.transport && d.fallback)
     const cd = new ConnectionDissection(this, conn, [...hinted, ...rest], fallback)
@@ -87,7 +103,12 @@ class ConnectionDissection implements StreamConsumer {
   readonly #engine: DissectorEngine
   readonly #conn: Connection
 
-  constructor(engine: DissectorEngine, conn: Connection, candidates: Dissector[], fallback: Dissector | undefined) {
+  constructor(
+    engine: DissectorEngine,
+    conn: Connection,
+    candidates: Dissector[],
+    fallback: Dissector | undefined
+  ) {
     this.#engine = engine
     this.#conn = conn
     this.#candidates = candidates
@@ -190,6 +211,10 @@ class ConnectionDissection implements StreamConsumer {
       conn,
       limits: engine.limits,
       emit: (call) => engine.emit(conn, call),
+      count: (counter, n = 1) => {
+        const c = engine.stats.counters
+        c[counter] = (c[counter] ?? 0) + n
+      },
       upgrade: (id, init) => {
         const next = engine.dissector(id)
         if (next === undefined) return undefined

@@ -77,6 +77,11 @@ export interface SessionContext {
    * caller passes it any bytes it already holds that belong to the new protocol.
    */
   upgrade(dissectorId: string, init?: unknown): DissectorSession | undefined
+  /**
+   * Adds `n` to a counter kept across connections (EngineStats.counters; the agent exports them
+   * as metrics), e.g. `http2_resyncs`: what a dissector did that no call shows by itself.
+   */
+  count(counter: string, n?: number): void
 }
 
 /** A dissector's state for one connection. Directions: 0 client → server, 1 server → client. */

@@ -389,6 +389,13 @@ describe('HTTP/2 over lossy captures', () => {
       )
     ).toBe(true)
     expect(ours.stats.engine.dissectorErrors).toBe(0)
+    // The engine's counters (the agent's http2_* metrics) saw the same gaps and recovery: every
+    // connection is HTTP/2, so every TCP gap is an HTTP/2 gap.
+    const counters = ours.stats.engine.counters
+    expect(counters['http2_gaps']).toBe(dropped.size)
+    expect(counters['http2_resyncs']).toBeGreaterThan(0)
+    expect(counters['http2_hpack_desyncs']).toBeGreaterThan(0)
+    expect(counters['http2_hpack_unknown_fields']).toBeGreaterThan(0)
     // (d) How many of the calls after a hole come back with method, path and status; how many
     // more come back flagged with the status unknown (an HPACK reference lost with a hole).
     const pathKeys = ours.entries.map((e) => `${e.src!.port} ${e.url}`)

@@ -56,6 +56,16 @@ const LOST_RESP_BYTES = 2
 const LOST_REQ_HEADERS = 4
 const LOST_RESP_HEADERS = 8
 
+/** The engine counters (SessionContext.count) that sum Http2GapStats over connections. */
+const GAP_COUNTERS = {
+  gaps: 'http2_gaps',
+  framingLost: 'http2_framing_lost',
+  resyncs: 'http2_resyncs',
+  resyncSkipped: 'http2_resync_skipped_bytes',
+  hpackDesyncs: 'http2_hpack_desyncs',
+  unknownFields: 'http2_hpack_unknown_fields',
+} as const
+
 /** What capture gaps did to one connection; every affected call's error quotes it. */
 export interface Http2GapStats {
   /** Holes reported by the reassembly (any size, anywhere). */
@@ -206,6 +216,13 @@ class Http2Session implements DissectorSession {
     gaveUp: '',
   }
 
+  /** Adds to this connection's gap statistics and to the engine's counter of the same name. */
+  #count(stat: Exclude<keyof Http2GapStats, 'gaveUp'>, n = 1): void {
+    if (n === 0) return
+    this.gapStats[stat] += n
+    this.#ctx.count(GAP_COUNTERS[stat], n)
+  }
+
   constructor(ctx: SessionContext, init?: unknown) {
     this.#ctx = ctx
     // A HEADERS payload holds a fragment plus at most 256 octets of padding and priority.
@@ -237,7 +254,7 @@ class Http2Session implements DissectorSession {
    */
   onGap(dir: Direction, length: number, tsMs: number): void {
     if (this.#dead) return
-    this.gapStats.gaps++
+    this.#count('gaps')
     this.#gapTs = tsMs
     this.#lostSinceHighest += length
     try {
@@ -251,7 +268,7 @@ class Http2Session implements DissectorSession {
 
   onClose(): void {
     // Bytes still held by an unfinished resync were skipped too.
-    this.gapStats.resyncSkipped += this.#readers[0].resyncPending + this.#readers[1].resyncPending
+    this.#count('resyncSkipped', this.#readers[0].resyncPending + this.#readers[1].resyncPending)
     for (const s of [...this.#streams.values()]) {
       if (s.respHeaders === undefined)
         this.#emit(s, { type: 'connection', message: 'connection closed before a response' })
@@ -310,8 +327,8 @@ class Http2Session implements DissectorSession {
       },
       onFrameLost: (f: FrameHeader) => this.#frameLost(dir, f),
       onResync: (skipped: number) => {
-        this.gapStats.resyncs++
-        this.gapStats.resyncSkipped += skipped
+        this.#count('resyncs')
+        this.#count('resyncSkipped', skipped)
       },
       onMisframed: () => this.#framingLost(dir),
       onFatal: (reason: string) => {
@@ -326,7 +343,7 @@ class Http2Session implements DissectorSession {
    * Header state is lost, and every stream still sending in that direction may have lost bytes.
    */
   #framingLost(dir: Direction): void {
-    this.gapStats.framingLost++
+    this.#count('framingLost')
     this.#headerStateLost(dir)
     for (const s of this.#streams.values()) {
       if (dir === 0 ? s.reqEnded : s.respEnded) continue
@@ -366,7 +383,7 @@ class Http2Session implements DissectorSession {
    */
   #headerStateLost(dir: Direction): void {
     this.#gapped[dir] = true
-    this.gapStats.hpackDesyncs++
+    this.#count('hpackDesyncs')
     this.#decoders[dir].desync()
     const pending = this.#blocks[dir]
     if (pending !== undefined) {
@@ -409,6 +426,7 @@ class Http2Session implements DissectorSession {
   /** Resynchronisation failed: what is open is reported, the connection given up. */
   #giveUp(reason: string): void {
     this.gapStats.gaveUp = reason
+    this.#ctx.count('http2_gave_up')
     for (const s of [...this.#streams.values()]) {
       this.#hit(s, 0)
       this.#emit(s, { type: 'dissection', message: reason })
@@ -560,7 +578,7 @@ class Http2Session implements DissectorSession {
     } catch {
       return this.#undecodable(block)
     }
-    if (unknown > 0) this.gapStats.unknownFields += unknown
+    if (unknown > 0) this.#count('unknownFields', unknown)
     if (block.push) this.#onPushPromise(block, fields)
     else if (block.dir === 0) this.#onRequestHeaders(block, fields, unknown)
     else this.#onResponseHeaders(block, fields, unknown)

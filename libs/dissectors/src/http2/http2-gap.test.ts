@@ -33,6 +33,7 @@ function session() {
     },
     limits: DEFAULT_DISSECTOR_LIMITS,
     emit: (c) => calls.push(c),
+    count: () => undefined,
     upgrade: () => undefined,
   }
   return { s: http2Dissector.newSession(ctx), calls }

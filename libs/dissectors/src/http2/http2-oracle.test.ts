@@ -85,6 +85,7 @@ function replayByteByByte(logged: Logged): CallRecord[] {
     conn,
     limits: DEFAULT_DISSECTOR_LIMITS,
     emit: (c) => calls.push(c),
+    count: () => undefined,
     upgrade: () => undefined,
   })
   for (const step of logged.log) {

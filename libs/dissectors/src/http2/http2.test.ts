@@ -32,6 +32,7 @@ function session(limits: Partial<DissectorLimits> = {}, init?: unknown) {
     conn,
     limits: { ...DEFAULT_DISSECTOR_LIMITS, ...limits },
     emit: (c) => calls.push(c),
+    count: () => undefined,
     upgrade: () => undefined,
   }
   return { s: http2Dissector.newSession(ctx, init), calls }

@@ -36,6 +36,7 @@ export function session(
     },
     limits: { ...DEFAULT_DISSECTOR_LIMITS, maxPendingRequests: 32 },
     emit: (c) => void calls.push(c),
+    count: () => undefined,
     upgrade: () => undefined,
   }
   return { s: d.newSession(ctx), calls }
@@ -118,6 +119,7 @@ export function fuzzSession(d: Dissector, seeds: Chunk[][], init?: unknown): voi
       },
       limits: FUZZ_LIMITS,
       emit: (c) => void calls.push(c),
+      count: () => undefined,
       upgrade: () => undefined,
     }
     return { s: d.newSession(ctx, init), calls }

@@ -65,6 +65,7 @@ export function recordingContext(
     },
     limits: { ...DEFAULT_DISSECTOR_LIMITS, ...limits },
     emit: (c) => calls.push(c),
+    count: () => undefined,
     upgrade: (id, init) => {
       upgrades.push(id)
       return dissectors.find((d) => d.id === id)?.newSession(ctx, init)

@@ -182,17 +182,15 @@ export function mountSnapshots(app: Hono, deps: SnapshotRoutesDeps, audit: Audit
         headers['content-range'] = `bytes ${range.start}-${range.end}/${length}`
       }
     }
-    if (c.req.method === 'HEAD') {
-      // The headers alone: no merge is run for a body nobody reads.
-      const size = window ? window.end - window.start : length
-      return c.body(
-        null,
-        status as 200,
-        size === undefined ? headers : { ...headers, 'content-length': String(size) }
-      )
-    }
     const started = Date.now()
+    // Nothing is read until the body is asked for (writeTo or stream).
     const run = runExport(plan, (msg) => deps.log?.(msg), window)
+    const sized =
+      run.sendLength === undefined
+        ? headers
+        : { ...headers, 'content-length': String(run.sendLength) }
+    // HEAD: the headers alone, without a merge for a body nobody reads.
+    if (c.req.method === 'HEAD') return c.body(null, status as 200, sized)
     run.done.then(
       (r) => {
         const ms = Date.now() - started
@@ -209,10 +207,6 @@ export function mountSnapshots(app: Hono, deps: SnapshotRoutesDeps, audit: Audit
       void run.writeTo(outgoing as ServerResponse<IncomingMessage>, headers, status)
       return RESPONSE_ALREADY_SENT
     }
-    const size = run.sendLength
-    return new Response(run.stream(), {
-      status,
-      headers: size === undefined ? headers : { ...headers, 'content-length': String(size) },
-    })
+    return new Response(run.stream(), { status, headers: sized })
   })
 }

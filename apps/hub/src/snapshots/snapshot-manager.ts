@@ -80,6 +80,11 @@ export interface SnapshotManagerOptions {
   resolutionTable?: (startMs: number, endMs: number) => unknown[]
   /** Extra wait after a forward window's end, so the agents' rings hold its last packets. */
   settleMs?: number
+  /**
+   * After a restart, how long a snapshot to collect again waits for its nodes' first heartbeats
+   * (a node still silent then fails as offline); default the registry's offline threshold.
+   */
+  resumeGraceMs?: number
   now?: () => number
   chunkBytes?: number
   chunkTimeoutMs?: number
@@ -152,7 +157,8 @@ interface Running {
  * Snapshots: a time window of every node's PCAP ring copied to `<dir>/<name>/` (one classic pcap
  * per node plus `manifest.json`). Collection runs in the background; the manifest is the state and
  * is rewritten atomically on every transition, so a hub restart finds either a finished snapshot
- * or one marked `in_progress`, which `load` turns into `failed` (never a corrupt `completed`).
+ * or one marked `in_progress`, which `load` collects again from the nodes' rings (never a corrupt
+ * `completed`: each slice is fetched whole again and checked by its SHA-256).
  * Completed snapshot files are made read-only: nothing in the hub writes them again.
  */
 export class SnapshotManager {
@@ -187,8 +193,13 @@ export class SnapshotManager {
     this.#onDeleted = fn
   }
 
-  /** Reloads the manifests after a (re)start; collections cut short by a restart become `failed`. */
+  /**
+   * Reloads the manifests after a (re)start. A collection cut short by the restart is started
+   * again: its window is fixed in the manifest, and the nodes' rings usually still hold it (where
+   * one no longer does, that node fails with the reason, as on a first collection).
+   */
   async load(): Promise<void> {
+    const resume: SnapshotManifest[] = []
     await mkdir(this.dir, { recursive: true })
     for (const name of await readdir(this.dir)) {
       const sdir = join(this.dir, name)
@@ -204,26 +215,25 @@ export class SnapshotManager {
         continue
       }
       if (m.status === 'in_progress') {
-        const reason =
-          'the hub restarted while the snapshot was being collected; delete it and create it again'
-        m.status = 'failed'
-        m.reason = reason
+        // Node results reach the manifest only when the whole snapshot ends, so every node starts
+        // over: what a node had received (or finished) before the restart is removed first.
         for (const n of m.nodes) {
-          if (n.status === 'pending' || n.status === 'in_progress') {
-            n.status = 'failed'
-            n.reason = reason
-            n.size_bytes = 0
-            n.packet_count = 0
-            await unlink(join(sdir, `${n.file}.part`)).catch(() => undefined)
-          }
+          n.status = 'pending'
+          n.size_bytes = 0
+          n.packet_count = 0
+          delete n.reason
+          await unlink(join(sdir, `${n.file}.part`)).catch(() => undefined)
+          await unlink(join(sdir, n.file)).catch(() => undefined)
         }
         this.#summarise(m)
         await writeJsonAtomic(join(sdir, MANIFEST), m)
-        this.#o.log(`snapshots: ${name} was in progress at restart: marked failed`)
+        this.#o.log(`snapshots: ${name} was in progress at restart: collecting it again`)
+        resume.push(m)
       }
       this.#snaps.set(m.name, m)
     }
     this.#usedBase = await duBytes(this.dir)
+    for (const m of resume) this.#start(m, this.#o.resumeGraceMs ?? this.#o.registry.offlineAfterMs)
   }
 
   /** The raw-capture window of the cluster and of every online node with raw capture. */
@@ -345,6 +355,15 @@ export class SnapshotManager {
     await mkdir(sdir, { recursive: true })
     this.#snaps.set(name, m)
     await writeJsonAtomic(join(sdir, MANIFEST), m)
+    this.#start(m, 0)
+    return m
+  }
+
+  /**
+   * Collects `m` in the background. `graceMs` > 0 (a collection resumed after a restart): first
+   * wait up to that long for every node of the snapshot to be heard from again.
+   */
+  #start(m: SnapshotManifest, graceMs: number): void {
     const abort = new AbortController()
     const running: Running = {
       abort,
@@ -353,12 +372,22 @@ export class SnapshotManager {
       quotaHit: false,
       discarded: 0,
     }
-    running.done = this.#collect(m, abort.signal, running).catch((e: Error) =>
-      this.#o.log(`snapshots: ${name}: ${e.stack ?? e.message}`)
-    )
-    this.#running.set(name, running)
-    void running.done.finally(() => this.#running.delete(name))
-    return m
+    running.done = (async () => {
+      if (graceMs > 0) await this.#nodesHeard(m, graceMs, abort.signal)
+      await this.#collect(m, abort.signal, running)
+    })().catch((e: Error) => this.#o.log(`snapshots: ${m.name}: ${e.stack ?? e.message}`))
+    this.#running.set(m.name, running)
+    void running.done.finally(() => this.#running.delete(m.name))
+  }
+
+  /** Resolves once every node of `m` is online, `ms` have passed, or the signal aborts. */
+  async #nodesHeard(m: SnapshotManifest, ms: number, signal: AbortSignal): Promise<void> {
+    const reg = this.#o.registry
+    const deadline = Date.now() + ms
+    while (!signal.aborted && Date.now() < deadline) {
+      if (this.#o.transport() !== undefined && m.nodes.every((n) => reg.online(n.name))) return
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
   }
 
   /** The snapshot's stored workload table, if it has one. */
@@ -579,7 +608,7 @@ export class SnapshotManager {
     this.#usedBase = await duBytes(this.dir)
   }
 
-  /** Cancels running collections (hub shutdown): their manifests stay `in_progress` → failed at load. */
+  /** Cancels running collections (hub shutdown): their manifests stay `in_progress`, collected again at load. */
   async stop(): Promise<void> {
     for (const r of this.#running.values()) r.abort.abort()
     await Promise.all([...this.#running.values()].map((r) => r.done))

@@ -146,8 +146,9 @@ describe('SnapshotManager', () => {
   registry.update(status('c', 1000, 999_000), 0)
   const slices = { a: Buffer.alloc(600_000, 1), b: Buffer.alloc(10, 2), c: Buffer.alloc(5, 3) }
   let offline: string[] = []
-  const make = (quota = 1e9): SnapshotManager =>
+  const make = (quota = 1e9, resumeGraceMs?: number): SnapshotManager =>
     new SnapshotManager({
+      ...(resumeGraceMs !== undefined ? { resumeGraceMs } : {}),
       dir: join(dir.path, 'snaps'),
       quotaBytes: quota,
       registry,
@@ -257,7 +258,7 @@ describe('SnapshotManager', () => {
     await m.delete('big')
   })
 
-  it('reloads after a restart: an in_progress snapshot becomes failed (never completed)', async () => {
+  it('reloads after a restart: an in_progress snapshot is collected again from the rings', async () => {
     const sdir = join(dir.path, 'snaps', 'cut')
     mkdirSync(sdir, { recursive: true })
     const cut: SnapshotManifest = {
@@ -265,24 +266,43 @@ describe('SnapshotManager', () => {
       name: 'cut',
       status: 'in_progress',
       created_at: new Date(0).toISOString(),
-      duration: '1m',
-      start_ts: 1,
-      end_ts: 2,
+      duration: '1s',
+      start_ts: 600_000,
+      end_ts: 601_000,
       requested_nodes: null,
       nodes: [
         { name: 'a', status: 'in_progress', file: 'a.pcap', size_bytes: 99, packet_count: 0 },
+        { name: 'b', status: 'pending', file: 'b.pcap', size_bytes: 0, packet_count: 0 },
+        // Never heard from again: it fails as offline once the grace period is over.
+        { name: 'gone', status: 'pending', file: 'gone.pcap', size_bytes: 0, packet_count: 0 },
       ],
       size_bytes: 99,
       packet_count: 0,
     }
     writeFileSync(join(sdir, 'manifest.json'), JSON.stringify(cut))
+    // What the first collection had received of a, and b's file finished before the restart:
+    // both are fetched again, whole.
     writeFileSync(join(sdir, 'a.pcap.part'), 'half')
+    writeFileSync(join(sdir, 'b.pcap'), 'stale')
     mkdirSync(join(dir.path, 'snaps', 'orphan'))
-    const m = make()
+    const m = make(1e9, 300)
     await m.load()
-    expect(m.get('cut').status).toBe('failed')
-    expect(m.get('cut').reason).toMatch(/hub restarted/)
-    expect(m.get('cut').nodes[0]!.status).toBe('failed')
+    expect(m.get('cut').status).toBe('in_progress')
+    expect(m.get('cut').nodes.map((n) => n.status)).toEqual(['pending', 'pending', 'pending'])
+    await m.settled('cut')
+    const s = m.get('cut')
+    expect(s.status).toBe('partial')
+    expect(s.nodes.map((n) => [n.name, n.status, n.size_bytes])).toEqual([
+      ['a', 'completed', 600_000],
+      ['b', 'completed', 10],
+      ['gone', 'failed', 0],
+    ])
+    expect(s.nodes[2]!.reason).toMatch(/offline/)
+    expect(readFileSync(join(sdir, 'a.pcap')).equals(slices.a)).toBe(true)
+    expect(readFileSync(join(sdir, 'b.pcap')).equals(slices.b)).toBe(true)
+    expect(readdirSync(sdir).filter((f) => f.endsWith('.part'))).toEqual([])
+    const onDisk = JSON.parse(readFileSync(join(sdir, 'manifest.json'), 'utf8')) as SnapshotManifest
+    expect(onDisk.status).toBe('partial')
     expect(m.list().map((s) => s.name)).not.toContain('orphan')
     // In use by a dissection: deletion refused.
     m.setInUseCheck((n) => (n === 'cut' ? 'job1' : undefined))

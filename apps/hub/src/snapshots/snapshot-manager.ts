@@ -374,6 +374,8 @@ export class SnapshotManager {
     }
     running.done = (async () => {
       if (graceMs > 0) await this.#nodesHeard(m, graceMs, abort.signal)
+      // Stopped or deleted while waiting: it stays in_progress (collected at the next start) or is gone.
+      if (abort.signal.aborted) return
       await this.#collect(m, abort.signal, running)
     })().catch((e: Error) => this.#o.log(`snapshots: ${m.name}: ${e.stack ?? e.message}`))
     this.#running.set(m.name, running)

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
 import {
   chmod,
   mkdir,
@@ -167,6 +169,8 @@ export class SnapshotManager {
   readonly #o: SnapshotManagerOptions
   readonly #snaps = new Map<string, SnapshotManifest>()
   readonly #running = new Map<string, Running>()
+  /** Per snapshot, the last manifest write of its collection: writes run one after another. */
+  readonly #writes = new Map<string, Promise<void>>()
   /** Snapshot names in use by something that reads them (a delayed dissection): delete refuses. */
   #inUse: (name: string) => string | undefined = () => undefined
   #usedBase = 0
@@ -215,14 +219,13 @@ export class SnapshotManager {
         continue
       }
       if (m.status === 'in_progress') {
-        // Node results reach the manifest only when the whole snapshot ends, so every node starts
-        // over: what a node had received (or finished) before the restart is removed first.
+        // Nodes recorded as completed keep their file (checked against its size and SHA-256
+        // before the collection goes on, #verified); every other node starts over, what it had
+        // received before the restart removed first.
         for (const n of m.nodes) {
-          n.status = 'pending'
-          n.size_bytes = 0
-          n.packet_count = 0
-          delete n.reason
           await unlink(join(sdir, `${n.file}.part`)).catch(() => undefined)
+          if (n.status === 'completed') continue
+          this.#reset(n)
           await unlink(join(sdir, n.file)).catch(() => undefined)
         }
         this.#summarise(m)
@@ -373,13 +376,58 @@ export class SnapshotManager {
       discarded: 0,
     }
     running.done = (async () => {
-      if (graceMs > 0) await this.#nodesHeard(m, graceMs, abort.signal)
+      if (graceMs > 0) {
+        for (const n of m.nodes)
+          if (n.status === 'completed' && !(await this.#verified(m, n))) {
+            this.#reset(n)
+            await unlink(join(this.dir, m.name, n.file)).catch(() => undefined)
+          }
+        await this.#nodesHeard(m, graceMs, abort.signal)
+      }
       // Stopped or deleted while waiting: it stays in_progress (collected at the next start) or is gone.
       if (abort.signal.aborted) return
       await this.#collect(m, abort.signal, running)
     })().catch((e: Error) => this.#o.log(`snapshots: ${m.name}: ${e.stack ?? e.message}`))
     this.#running.set(m.name, running)
     void running.done.finally(() => this.#running.delete(m.name))
+  }
+
+  /** Back to a node not collected yet. */
+  #reset(n: NodeManifest): void {
+    n.status = 'pending'
+    n.size_bytes = 0
+    n.packet_count = 0
+    delete n.reason
+    delete n.sha256
+  }
+
+  /** A node file recorded as completed still has the size and SHA-256 the manifest says. */
+  async #verified(m: SnapshotManifest, n: NodeManifest): Promise<boolean> {
+    const path = join(this.dir, m.name, n.file)
+    try {
+      if ((await stat(path)).size !== n.size_bytes || n.sha256 === undefined) return false
+      const hash = createHash('sha256')
+      for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
+      return hash.digest('hex') === n.sha256
+    } catch {
+      return false
+    }
+  }
+
+  /**
+   * Writes the manifest of a running collection, after any write of it still in flight: nodes
+   * finishing together must not interleave their writes, nor an older state land last.
+   */
+  #persist(m: SnapshotManifest): Promise<void> {
+    const path = join(this.dir, m.name, MANIFEST)
+    const next = (this.#writes.get(m.name) ?? Promise.resolve()).then(() =>
+      writeJsonAtomic(path, m)
+    )
+    this.#writes.set(
+      m.name,
+      next.catch(() => undefined)
+    )
+    return next
   }
 
   /** Resolves once every node of `m` is online, `ms` have passed, or the signal aborts. */
@@ -415,7 +463,11 @@ export class SnapshotManager {
         })
       })
     }
-    await Promise.all(m.nodes.map((n) => this.#collectNode(m, n, sdir, signal, running)))
+    await Promise.all(
+      m.nodes
+        .filter((n) => n.status !== 'completed')
+        .map((n) => this.#collectNode(m, n, sdir, signal, running))
+    )
     if (signal.aborted) return
     const quotaReason = running.quotaHit ? await this.#failOnQuota(m, sdir, running) : undefined
     this.#summarise(m)
@@ -431,7 +483,8 @@ export class SnapshotManager {
     if (m.status !== 'failed' && this.#o.resolutionTable) {
       await writeJsonAtomic(join(sdir, RESOLUTION), this.#o.resolutionTable(m.start_ts, m.end_ts))
     }
-    await writeJsonAtomic(join(sdir, MANIFEST), m)
+    await this.#persist(m)
+    this.#writes.delete(m.name)
     for (const n of m.nodes)
       if (n.status === 'completed') await chmod(join(sdir, n.file), 0o444).catch(() => undefined)
     this.#usedBase = await duBytes(this.dir)
@@ -519,6 +572,11 @@ export class SnapshotManager {
     if ((st.ringOldestTs ?? 0) > m.start_ts) {
       n.reason = `the ring's oldest packet is newer than the window start: collected from ${Math.floor(st.ringOldestTs ?? 0)}`
     }
+    // Recorded at once: a restart before the snapshot ends keeps this node (load, #verified).
+    if (signal.aborted) return
+    await this.#persist(m).catch((e: Error) =>
+      this.#o.log(`snapshots: ${m.name}: manifest not written: ${e.message}`)
+    )
   }
 
   /**

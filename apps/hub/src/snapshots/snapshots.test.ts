@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -259,6 +260,8 @@ describe('SnapshotManager', () => {
   })
 
   it('reloads after a restart: an in_progress snapshot is collected again from the rings', async () => {
+    const sha256 = (b: string | Buffer): string => createHash('sha256').update(b).digest('hex')
+    const kept = Buffer.alloc(7, 9)
     const sdir = join(dir.path, 'snaps', 'cut')
     mkdirSync(sdir, { recursive: true })
     const cut: SnapshotManifest = {
@@ -272,7 +275,24 @@ describe('SnapshotManager', () => {
       requested_nodes: null,
       nodes: [
         { name: 'a', status: 'in_progress', file: 'a.pcap', size_bytes: 99, packet_count: 0 },
-        { name: 'b', status: 'pending', file: 'b.pcap', size_bytes: 0, packet_count: 0 },
+        // Recorded as completed, but its file no longer has the recorded SHA-256: fetched again.
+        {
+          name: 'b',
+          status: 'completed',
+          file: 'b.pcap',
+          size_bytes: 5,
+          packet_count: 1,
+          sha256: sha256('STALE'),
+        },
+        // Recorded as completed and intact: kept as it is, not fetched again.
+        {
+          name: 'c',
+          status: 'completed',
+          file: 'c.pcap',
+          size_bytes: 7,
+          packet_count: 2,
+          sha256: sha256(kept),
+        },
         // Never heard from again: it fails as offline once the grace period is over.
         { name: 'gone', status: 'pending', file: 'gone.pcap', size_bytes: 0, packet_count: 0 },
       ],
@@ -280,26 +300,34 @@ describe('SnapshotManager', () => {
       packet_count: 0,
     }
     writeFileSync(join(sdir, 'manifest.json'), JSON.stringify(cut))
-    // What the first collection had received of a, and b's file finished before the restart:
-    // both are fetched again, whole.
     writeFileSync(join(sdir, 'a.pcap.part'), 'half')
     writeFileSync(join(sdir, 'b.pcap'), 'stale')
+    writeFileSync(join(sdir, 'c.pcap'), kept)
     mkdirSync(join(dir.path, 'snaps', 'orphan'))
     const m = make(1e9, 300)
     await m.load()
     expect(m.get('cut').status).toBe('in_progress')
-    expect(m.get('cut').nodes.map((n) => n.status)).toEqual(['pending', 'pending', 'pending'])
+    expect(m.get('cut').nodes.map((n) => n.status)).toEqual([
+      'pending',
+      'completed',
+      'completed',
+      'pending',
+    ])
     await m.settled('cut')
     const s = m.get('cut')
     expect(s.status).toBe('partial')
     expect(s.nodes.map((n) => [n.name, n.status, n.size_bytes])).toEqual([
       ['a', 'completed', 600_000],
       ['b', 'completed', 10],
+      ['c', 'completed', 7],
       ['gone', 'failed', 0],
     ])
-    expect(s.nodes[2]!.reason).toMatch(/offline/)
+    expect(s.nodes[3]!.reason).toMatch(/offline/)
     expect(readFileSync(join(sdir, 'a.pcap')).equals(slices.a)).toBe(true)
     expect(readFileSync(join(sdir, 'b.pcap')).equals(slices.b)).toBe(true)
+    expect(s.nodes[1]!.sha256).toBe(sha256(slices.b))
+    expect(readFileSync(join(sdir, 'c.pcap')).equals(kept)).toBe(true)
+    expect(s.size_bytes).toBe(600_000 + 10 + 7)
     expect(readdirSync(sdir).filter((f) => f.endsWith('.part'))).toEqual([])
     const onDisk = JSON.parse(readFileSync(join(sdir, 'manifest.json'), 'utf8')) as SnapshotManifest
     expect(onDisk.status).toBe('partial')

@@ -381,6 +381,7 @@ export class SnapshotManager {
           if (n.status === 'completed' && !(await this.#verified(m, n))) {
             this.#reset(n)
             await unlink(join(this.dir, m.name, n.file)).catch(() => undefined)
+            this.#usedBase = await duBytes(this.dir)
           }
         await this.#nodesHeard(m, graceMs, abort.signal)
       }

@@ -1,12 +1,18 @@
 import { execFile } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import http2 from 'node:http2'
-import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { encodePcap, parseCapture } from '@tapwire/pcap'
-import { analyzeFile, recordLoopback, requireTool, tempDir } from '@tapwire/testing'
+import {
+  analyzeFile,
+  http2Request,
+  recordLoopback,
+  requireTool,
+  startHttp2Peer,
+  tempDir,
+} from '@tapwire/testing'
 import type { AnalyzeResult } from '@tapwire/testing'
 import type { Entry, Header } from '@tapwire/wire'
 import { http1Dissector } from '../http1/http1-dissector.js'
@@ -140,56 +146,44 @@ describe('HTTP/2 over lossy captures', () => {
     analyzeFile(file, { dissectors: [http1Dissector, http2Dissector] })
 
   beforeAll(async () => {
-    const server = http2.createServer()
-    server.on('stream', (stream, headers) => {
+    const server = await startHttp2Peer((stream, headers, got) => {
       const path = String(headers[':path'])
-      let got = 0
-      stream.on('data', (d: Buffer) => (got += d.length))
-      stream.on('end', () => {
-        if (stream.destroyed) return
-        if (String(headers['content-type']).startsWith('application/grpc')) {
-          stream.respond(
-            { ':status': 200, 'content-type': 'application/grpc+proto' },
-            { waitForTrailers: true }
+      if (String(headers['content-type']).startsWith('application/grpc')) {
+        stream.respond(
+          { ':status': 200, 'content-type': 'application/grpc+proto' },
+          { waitForTrailers: true }
+        )
+        stream.on('wantTrailers', () =>
+          stream.sendTrailers(
+            path.endsWith('/Fail')
+              ? { 'grpc-status': '5', 'grpc-message': 'item%20not%20found' }
+              : { 'grpc-status': '0' }
           )
-          stream.on('wantTrailers', () =>
-            stream.sendTrailers(
-              path.endsWith('/Fail')
-                ? { 'grpc-status': '5', 'grpc-message': 'item%20not%20found' }
-                : { 'grpc-status': '0' }
-            )
-          )
-          for (let i = 0; i < 3; i++) stream.write(grpcMessage(`item-${i}-of-${path.length}`))
-          stream.end()
-          return
-        }
-        const i = Number(/\/(\d+)/.exec(path)?.[1] ?? 0)
-        stream.respond({
-          ':status': path.includes('/missing/') ? 404 : headers[':method'] === 'POST' ? 201 : 200,
-          'content-type': i % 2 === 0 ? 'application/json' : 'text/plain; charset=utf-8',
-          'cache-control': `max-age=${(i % 5) * 60}`,
-          'x-served-by': `backend-${i % 3}`,
-          'x-request-echo': String(headers['x-request-id']),
-          'x-got': String(got),
-        })
-        stream.end(JSON.stringify({ path, got, pad: 'x'.repeat((i * 37) % 900) }))
+        )
+        for (let i = 0; i < 3; i++) stream.write(grpcMessage(`item-${i}-of-${path.length}`))
+        stream.end()
+        return
+      }
+      const i = Number(/\/(\d+)/.exec(path)?.[1] ?? 0)
+      stream.respond({
+        ':status': path.includes('/missing/') ? 404 : headers[':method'] === 'POST' ? 201 : 200,
+        'content-type': i % 2 === 0 ? 'application/json' : 'text/plain; charset=utf-8',
+        'cache-control': `max-age=${(i % 5) * 60}`,
+        'x-served-by': `backend-${i % 3}`,
+        'x-request-echo': String(headers['x-request-id']),
+        'x-got': String(got),
       })
+      stream.end(JSON.stringify({ path, got, pad: 'x'.repeat((i * 37) % 900) }))
     })
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-    port = (server.address() as AddressInfo).port
+    port = server.port
     const request = (
       client: http2.ClientHttp2Session,
       headers: http2.OutgoingHttpHeaders,
       body?: string | Buffer
-    ) =>
-      new Promise<void>((resolve, reject) => {
-        const req = client.request(headers)
-        req.on('data', () => undefined)
-        req.on('end', () => resolve())
-        req.on('error', reject)
-        req.end(body)
-        sent.calls++
-      })
+    ) => {
+      sent.calls++
+      return http2Request(client, headers, body)
+    }
     await recordLoopback(original, `tcp port ${port}`, async () => {
       const conns = Array.from({ length: 4 }, (_, c) => c)
       await Promise.all(
@@ -244,7 +238,7 @@ describe('HTTP/2 over lossy captures', () => {
         })
       )
     })
-    await new Promise<void>((r) => server.close(() => r()))
+    await server.close()
     const parsed = parseCapture(new Uint8Array(readFileSync(original)))
     pkts = indexTcp(
       parsed.records.map((r) => ({ ...r, data: r.data.slice() })),

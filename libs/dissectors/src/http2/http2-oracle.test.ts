@@ -6,7 +6,14 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Direction } from '@tapwire/reassembly'
-import { analyzeFile, recordLoopback, requireTool, tempDir } from '@tapwire/testing'
+import {
+  analyzeFile,
+  http2Request,
+  recordLoopback,
+  requireTool,
+  startHttp2Peer,
+  tempDir,
+} from '@tapwire/testing'
 import type { AnalyzeResult } from '@tapwire/testing'
 import type { CallRecord, Dissector, DissectorSession } from '../engine/types.js'
 import { DEFAULT_DISSECTOR_LIMITS } from '../engine/types.js'
@@ -97,28 +104,6 @@ function replayByteByByte(logged: Logged): CallRecord[] {
   return calls
 }
 
-function h2request(
-  client: http2.ClientHttp2Session,
-  headers: http2.OutgoingHttpHeaders,
-  body?: string | Buffer
-) {
-  return new Promise<{ status: number; body: string; trailers: http2.IncomingHttpHeaders }>(
-    (resolve, reject) => {
-      const req = client.request(headers)
-      let status = 0
-      let text = ''
-      let trailers: http2.IncomingHttpHeaders = {}
-      req.on('response', (h) => (status = Number(h[':status'])))
-      req.on('trailers', (t) => (trailers = t))
-      req.setEncoding('utf8')
-      req.on('data', (d: string) => (text += d))
-      req.on('end', () => resolve({ status, body: text, trailers }))
-      req.on('error', reject)
-      req.end(body)
-    }
-  )
-}
-
 const key = (method: string, url: string, status: number | string, port: number) =>
   `${port} ${method} ${url} ${status}`
 
@@ -134,45 +119,35 @@ describe('HTTP/2 (prior knowledge) against tshark', () => {
 
   beforeAll(async () => {
     requireTool('curl', 'curl')
-    const server = http2.createServer()
-    server.on('stream', (stream, headers) => {
+    const server = await startHttp2Peer((stream, headers, got) => {
       const path = String(headers[':path'])
-      let got = 0
-      stream.on('data', (d: Buffer) => (got += d.length))
-      stream.on('end', () => {
-        if (stream.destroyed) return
-        if (path.startsWith('/missing')) {
-          stream.respond({ ':status': 404, 'content-type': 'text/plain' })
-          stream.end('not found')
-        } else if (path.startsWith('/boom')) {
-          stream.respond({ ':status': 500 })
-          stream.end('boom')
-        } else if (path.startsWith('/trailers')) {
-          stream.respond(
-            { ':status': 200, 'content-type': 'text/plain' },
-            { waitForTrailers: true }
-          )
-          stream.on('wantTrailers', () => stream.sendTrailers({ 'x-checksum': 'abc123' }))
-          stream.end('with trailers')
-        } else if (path.startsWith('/large')) {
-          stream.respond({ ':status': 200, 'content-type': 'application/octet-stream' })
-          stream.end(Buffer.alloc(300_000, 'L'))
-        } else {
-          stream.respond({
-            ':status': 200,
-            'content-type': 'application/json',
-            'x-got': String(got),
-          })
-          stream.end(JSON.stringify({ path, method: headers[':method'], got }))
-        }
-      })
+      if (path.startsWith('/missing')) {
+        stream.respond({ ':status': 404, 'content-type': 'text/plain' })
+        stream.end('not found')
+      } else if (path.startsWith('/boom')) {
+        stream.respond({ ':status': 500 })
+        stream.end('boom')
+      } else if (path.startsWith('/trailers')) {
+        stream.respond({ ':status': 200, 'content-type': 'text/plain' }, { waitForTrailers: true })
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'x-checksum': 'abc123' }))
+        stream.end('with trailers')
+      } else if (path.startsWith('/large')) {
+        stream.respond({ ':status': 200, 'content-type': 'application/octet-stream' })
+        stream.end(Buffer.alloc(300_000, 'L'))
+      } else {
+        stream.respond({
+          ':status': 200,
+          'content-type': 'application/json',
+          'x-got': String(got),
+        })
+        stream.end(JSON.stringify({ path, method: headers[':method'], got }))
+      }
     })
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-    port = (server.address() as AddressInfo).port
+    port = server.port
     await recordLoopback(file, `tcp port ${port}`, async () => {
       const client = http2.connect(`http://127.0.0.1:${port}`)
       const req = async (headers: http2.OutgoingHttpHeaders, body?: string | Buffer) => {
-        const r = await h2request(client, headers, body)
+        const r = await http2Request(client, headers, body)
         clientSaw.push(
           `${String(headers[':method'] ?? 'GET')} ${String(headers[':path'])} ${r.status}`
         )
@@ -204,7 +179,7 @@ describe('HTTP/2 (prior knowledge) against tshark', () => {
         `http://127.0.0.1:${port}/curl/post`,
       ])
     })
-    await new Promise<void>((r) => server.close(() => r()))
+    await server.close()
     result = await analyzeFile(file, { dissectors: [http1Dissector, recordingDissector(logs)] })
   }, 60_000)
 

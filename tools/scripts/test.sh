@@ -20,6 +20,7 @@ step() {
 
 bash tools/scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 step "generated wire code is current" node tools/scripts/gen-wire.mjs --check
+step "assembled WebAssembly is current" node tools/scripts/gen-wasm.mjs --check
 step "build, lint and type-check (nx)" npx nx run-many -t build lint --outputStyle=stream
 
 report=.tapwire/vitest-report.json

@@ -1,16 +1,20 @@
 /**
  * PcapMerge's fast paths against a plain reference merge, byte for byte: run copying (a source's
  * consecutive records that still sort first go out as one copy), file buffers in the merge's
- * arena, records that straddle read pieces, output pieces that end inside a run, ties, filters
- * (which turn run copying off) and sources that need their headers rewritten (big-endian, µs).
+ * arena, the WebAssembly merge kernel (file sources copied as they are), records that straddle
+ * read pieces, output pieces that end inside a run, ties, filters (which turn run copying off)
+ * and sources that need their headers rewritten (big-endian, µs).
  */
 import { writeFileSync } from 'node:fs'
 import { Readable } from 'node:stream'
 import fc from 'fast-check'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { newArena } from './arena.js'
 import { fileChunks, streamChunks } from './byte-chunks.js'
 import type { ByteChunks } from './byte-chunks.js'
+import { PcapBadBlockError } from './errors.js'
+import { MAX_CAPLEN } from './limits.js'
+import { MergeKernel } from './merge-kernel.js'
 import { parseCapture } from './parse-capture.js'
 import { PcapMerge } from './pcap-merge.js'
 import type { PcapMergeOptions } from './pcap-merge.js'
@@ -95,21 +99,23 @@ function reference(sources: Source[], o: PcapMergeOptions): Uint8Array {
   return concat(...parts)
 }
 
-async function merged(sources: ByteChunks[], o: PcapMergeOptions): Promise<Buffer> {
+/**
+ * Reads the whole merge, holding the last `hold` pieces out (as a socket holds them) before giving
+ * the oldest back: a piece that overflowed its slot would show in the next one. Holding more
+ * pieces than the merge reuses (4) makes it hand out fresh memory in between.
+ */
+async function merged(sources: ByteChunks[], o: PcapMergeOptions, hold = 1): Promise<Buffer> {
   const m = new PcapMerge(sources, o)
   const parts: Buffer[] = []
   const limit = Math.max(o.pieceBytes ?? 512 << 10, 262144 + 64)
-  let previous: Uint8Array | undefined
+  const held: { piece: Uint8Array; copy: Buffer }[] = []
   for (let p = await m.read(); p !== null; p = await m.read()) {
     expect(p.length).toBeLessThanOrEqual(limit)
-    parts.push(Buffer.from(p))
-    // Two pieces out at a time, as a socket holds them: a piece that overflowed its slot would
-    // show in the next one.
-    if (previous !== undefined) {
-      expect(Buffer.compare(previous, parts[parts.length - 2]!)).toBe(0)
-      m.release(previous)
-    }
-    previous = p
+    const copy = Buffer.from(p)
+    parts.push(copy)
+    for (const x of held) expect(Buffer.compare(x.piece, x.copy)).toBe(0)
+    held.push({ piece: p, copy })
+    if (held.length > hold) m.release(held.shift()!.piece)
   }
   const out = Buffer.concat(parts)
   expect(m.bytes).toBe(out.length)
@@ -214,12 +220,16 @@ describe('PcapMerge run copying and arena', () => {
     for (const ties of ['first', 'last'] as const) {
       const want = reference(sources, { ties })
       for (const readBytes of [4096, 65536]) {
-        const got = await merged(
-          files.map((f) => fileChunks(f, readBytes)),
-          { ties, pieceBytes: 1 }
-        )
-        expect(got.length).toBe(want.length)
-        expect(Buffer.compare(got, want)).toBe(0)
+        // Holding 6 pieces out: some pieces are fresh memory, merged without the kernel.
+        for (const hold of [1, 6]) {
+          const got = await merged(
+            files.map((f) => fileChunks(f, readBytes)),
+            { ties, pieceBytes: 1 },
+            hold
+          )
+          expect(got.length).toBe(want.length)
+          expect(Buffer.compare(got, want)).toBe(0)
+        }
       }
     }
     expect(parseCapture(reference(sources, {})).records.length).toBe(
@@ -280,5 +290,121 @@ describe('PcapMerge run copying and arena', () => {
     expect([...a.bytes.subarray(3, 9)]).toEqual([1, 1, 2, 3, 4, 5])
     // Out of bounds traps instead of writing past the memory.
     expect(() => a.copy(a.bytes.length - 2, 0, 5)).toThrow()
+  })
+})
+
+describe('PcapMerge through the WebAssembly merge kernel', () => {
+  afterEach(() => vi.restoreAllMocks())
+  let fileNo = 0
+  const filesOf = (sources: Source[]): string[] =>
+    sources.map((s) => {
+      const f = tmp.path(`kernel-${fileNo++}.pcap`)
+      writeFileSync(f, bytesOf(s))
+      return f
+    })
+
+  it('writes what the reference merge writes, byte for byte (read pieces, output pieces, ties, units)', async () => {
+    const runs = vi.spyOn(MergeKernel.prototype, 'run')
+    await fc.assert(
+      fc.asyncProperty(
+        sourcesArb,
+        fc.integer({ min: 4096, max: 20_000 }),
+        fc.constantFrom<'first' | 'last'>('first', 'last'),
+        fc.constantFrom<'ns' | 'us'>('ns', 'us'),
+        fc.boolean(),
+        fc.constantFrom(1, 6),
+        async (drawn, readBytes, ties, resolution, smallPieces, hold) => {
+          // Little-endian sources in the output's unit: what the kernel takes.
+          const sources = drawn.map((s) => ({
+            le: true,
+            ns: resolution === 'ns',
+            recs: s.recs.map((r) => ({
+              ...r,
+              frac: s.ns === (resolution === 'ns') ? r.frac : s.ns ? r.frac / 1000 : r.frac * 1000,
+            })),
+          }))
+          const o: PcapMergeOptions = {
+            ties,
+            resolution,
+            ...(smallPieces ? { pieceBytes: 1 } : {}),
+          }
+          const want = reference(sources, o)
+          const got = await merged(
+            filesOf(sources).map((f) => fileChunks(f, readBytes)),
+            o,
+            hold
+          )
+          expect(Buffer.compare(got, want)).toBe(0)
+        }
+      ),
+      { numRuns: 150 }
+    )
+    expect(runs).toHaveBeenCalled()
+  })
+
+  it('orders a fraction of a second or more by its carry, as the JavaScript path does', async () => {
+    const runs = vi.spyOn(MergeKernel.prototype, 'run')
+    const a: Source = {
+      le: true,
+      ns: true,
+      recs: [
+        { sec: T, frac: 1, data: Uint8Array.of(1), origLen: 1 },
+        { sec: T, frac: 1_500_000_000, data: Uint8Array.of(2), origLen: 1 },
+        { sec: T + 2, frac: 0, data: Uint8Array.of(4), origLen: 1 },
+      ],
+    }
+    const b: Source = {
+      le: true,
+      ns: true,
+      recs: [
+        { sec: T, frac: 2, data: Uint8Array.of(5), origLen: 1 },
+        { sec: T + 1, frac: 200_000_000, data: Uint8Array.of(3), origLen: 1 },
+      ],
+    }
+    const out = await merged(
+      filesOf([a, b]).map((f) => fileChunks(f)),
+      {}
+    )
+    expect(runs).toHaveBeenCalled()
+    expect([...out.subarray(24)].filter((_, i) => i % 17 === 16)).toEqual([1, 5, 3, 2, 4])
+  })
+
+  it('leaves an impossible captured length to the JavaScript path, which reports where it is', async () => {
+    const runs = vi.spyOn(MergeKernel.prototype, 'run')
+    const good = (n: number) => pcapRecord(true, T, n, new Uint8Array(100))
+    // The largest record allowed goes through; one byte more is corruption.
+    const ok = concat(
+      pcapHeader(true, true, 1),
+      good(1),
+      pcapRecord(true, T, 2, new Uint8Array(MAX_CAPLEN)),
+      good(3)
+    )
+    // Whole in the read piece, so only the length check can stop it.
+    const bad = concat(
+      pcapHeader(true, true, 1),
+      good(1),
+      pcapRecord(true, T, 2, new Uint8Array(MAX_CAPLEN + 1)),
+      good(3)
+    )
+    const okFile = tmp.path('kernel-ok.pcap')
+    const badFile = tmp.path('kernel-bad.pcap')
+    const other = tmp.path('kernel-other.pcap')
+    writeFileSync(okFile, ok)
+    writeFileSync(badFile, bad)
+    writeFileSync(other, concat(pcapHeader(true, true, 1), good(0)))
+    const out = await merged([fileChunks(okFile), fileChunks(other)], {})
+    expect(parseCapture(out).records.map((r) => r.data.length)).toEqual([100, 100, MAX_CAPLEN, 100])
+    expect(runs).toHaveBeenCalled()
+    const m = new PcapMerge([fileChunks(badFile), fileChunks(other)])
+    const err = await (async () => {
+      try {
+        for (let p = await m.read(); p !== null; p = await m.read()) m.release(p)
+      } catch (e) {
+        return e
+      }
+    })()
+    expect(err).toBeInstanceOf(PcapBadBlockError)
+    expect((err as PcapBadBlockError).offset).toBe(24 + 116)
+    await m.close()
   })
 })

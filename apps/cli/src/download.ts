@@ -1,11 +1,10 @@
-import { createWriteStream } from 'node:fs'
-import { stat, truncate } from 'node:fs/promises'
-import { Readable, Transform } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
-import type { ReadableStream as WebReadableStream } from 'node:stream/web'
+import { closeSync, openSync, writeSync } from 'node:fs'
+import { stat } from 'node:fs/promises'
 import { humanBytes } from './format.js'
 import type { HubOptions } from './hub-client.js'
-import { errorFrom, hubFetch } from './hub-client.js'
+import { authHeaders, errorFrom, HubError } from './hub-client.js'
+import { HttpGetError, httpGet } from './http-get.js'
+import type { GetResponse } from './http-get.js'
 
 export interface DownloadResult {
   bytes: number
@@ -38,10 +37,44 @@ export function parseContentRange(h: string | null): { start?: number; total?: n
   }
 }
 
+/** One GET to the hub; a transport failure is the hub being unreachable. */
+async function hubGet(
+  hub: HubOptions,
+  url: URL,
+  headers: Record<string, string> = {}
+): Promise<GetResponse> {
+  try {
+    return await httpGet(url, { ...authHeaders(hub), ...headers })
+  } catch (e) {
+    const code = (e as { code?: string }).code
+    throw new HubError(
+      0,
+      'UNREACHABLE',
+      `cannot reach the hub at ${url.origin}: ${code ?? (e as Error).message}`
+    )
+  }
+}
+
+/** A non-2xx answer as the hub's error (code and message from its JSON body). */
+async function errorOf(res: GetResponse): Promise<HubError> {
+  return errorFrom(new Response(await res.text(), { status: res.status }))
+}
+
+const ok = (res: GetResponse): boolean => res.status >= 200 && res.status < 300
+
+/** Writes all of `b` at the file's current offset (a regular file takes it in one call). */
+function writeAll(fd: number, b: Uint8Array): void {
+  for (let at = 0; at < b.length;) at += writeSync(fd, b, at, b.length - at)
+}
+
 /**
  * Downloads `url` into `file`, resuming a partial file with `Range: bytes=<size>-` and appending.
  * A server that ignores Range (200) or answers a different start gets a fresh download from byte
- * zero; 416 with the file's exact size means it is already complete.
+ * zero; 416 with the file's exact size means it is already complete. A connection cut before the
+ * end leaves what arrived on disk and reports the download incomplete (run again to resume).
+ *
+ * The body goes through http-get.ts: each socket read lands in one reused buffer and is written to
+ * the file before the next read, as curl does.
  */
 export async function download(
   hub: HubOptions,
@@ -50,18 +83,18 @@ export async function download(
   opts: DownloadOptions = {}
 ): Promise<DownloadResult> {
   let have = await sizeOf(file)
-  let res = await hubFetch(hub, url, { headers: have > 0 ? { range: `bytes=${have}-` } : {} })
+  let res = await hubGet(hub, url, have > 0 ? { range: `bytes=${have}-` } : {})
   if (res.status === 416 && have > 0) {
     const { total } = parseContentRange(res.headers.get('content-range'))
-    await res.body?.cancel()
+    res.cancel()
     if (total === have) return { bytes: have, resumedFrom: have, complete: true }
     opts.log?.(
       `${file} does not match the server's file (${have} bytes on disk); downloading again`
     )
     have = 0
-    res = await hubFetch(hub, url)
+    res = await hubGet(hub, url)
   }
-  if (!res.ok) throw await errorFrom(res)
+  if (!ok(res)) throw await errorOf(res)
   let append = false
   let total: number | undefined
   if (res.status === 206) {
@@ -71,10 +104,10 @@ export async function download(
       total = range.total
     } else {
       // A range we did not ask for: do not splice it in; start over.
-      await res.body?.cancel()
+      res.cancel()
       have = 0
-      res = await hubFetch(hub, url)
-      if (!res.ok) throw await errorFrom(res)
+      res = await hubGet(hub, url)
+      if (!ok(res)) throw await errorOf(res)
     }
   }
   if (!append) {
@@ -84,7 +117,6 @@ export async function download(
     const len = Number(res.headers.get('content-length'))
     total = Number.isFinite(len) && len > 0 ? len : undefined
   }
-  if (!res.body) throw new Error('the hub sent no body')
   const start = have
   let done = have
   let lastDraw = 0
@@ -104,19 +136,26 @@ export async function download(
       `\r${bar}${humanBytes(done)}${total ? ` / ${humanBytes(total)}` : ''}${final ? '\n' : ''}`
     )
   }
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      done += chunk.length
+  // 'w' truncates a file we are not appending to.
+  const fd = openSync(file, append ? 'a' : 'w')
+  let cut = false
+  try {
+    await res.body((b) => {
+      writeAll(fd, b)
+      done += b.length
       draw(false)
-      cb(null, chunk)
-    },
-  })
-  if (!append && (await sizeOf(file)) > 0) await truncate(file, 0)
-  await pipeline(
-    Readable.fromWeb(res.body as WebReadableStream<Uint8Array>),
-    counter,
-    createWriteStream(file, { flags: append ? 'a' : 'w' })
-  )
+    })
+  } catch (e) {
+    if (!(e instanceof HttpGetError && e.code === 'TRUNCATED')) throw e
+    opts.log?.(`the connection ended after ${done} bytes: ${e.message}`)
+    cut = true
+  } finally {
+    closeSync(fd)
+  }
   draw(true)
-  return { bytes: done, resumedFrom: start, complete: total === undefined || done === total }
+  return {
+    bytes: done,
+    resumedFrom: start,
+    complete: !cut && (total === undefined || done === total),
+  }
 }

@@ -669,34 +669,29 @@ export class PcapMerge implements AsyncIterable<Uint8Array> {
         this.#done = true
         break
       }
+      // Did the kernel emit the top's record already (its next one needs the next read piece)?
+      let emitted = false
       if (kernel !== undefined && top.inPiece) {
         o = kernel.run(this.#cursors, heap, o, cap)
         this.packets += kernel.count
         if (kernel.reason === KERNEL_FULL) break
         top = heap[0]!
-        if (kernel.reason === KERNEL_READ_ON) {
-          // The top's record went out; its next one needs the next read piece (or is bad). The
-          // kernel takes the source's new state on its next run.
-          let more = top.advance()
-          if (more !== true && more !== false) {
-            more = await more
-            if (this.#closed) break
-          }
-          this.#fixTop(!more)
-          continue
-        }
-        // KERNEL_OUTSIDE: the top record straddled two pieces; it goes out below.
+        // Else KERNEL_OUTSIDE: the top record straddled two pieces; it goes out below.
+        emitted = kernel.reason === KERNEL_READ_ON
       }
-      const size = pcapng ? EPB_OVERHEAD + ((top.rl - PCAP_RECORD_HEADER_SIZE + 3) & ~3) : top.rl
-      if (o + size > cap) break
-      o = pcapng ? this.#emitEpb(top, out, view, o) : this.#emitPcap(top, out, view, o, cap)
-      this.packets++
+      if (!emitted) {
+        const size = pcapng ? EPB_OVERHEAD + ((top.rl - PCAP_RECORD_HEADER_SIZE + 3) & ~3) : top.rl
+        if (o + size > cap) break
+        o = pcapng ? this.#emitEpb(top, out, view, o) : this.#emitPcap(top, out, view, o, cap)
+        this.packets++
+      }
       let more = top.advance()
       if (more !== true && more !== false) {
         more = await more
         if (this.#closed) break
       }
-      // (Also when this piece is outside the arena: a later one may run the kernel.)
+      // The kernel takes the source's new state on its next run (also when this piece is outside
+      // the arena: a later one may run the kernel).
       this.#kernel?.markDirty(top.src)
       this.#fixTop(!more)
     }

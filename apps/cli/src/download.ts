@@ -2,7 +2,8 @@ import { closeSync, openSync, writeSync } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { humanBytes } from './format.js'
 import type { HubOptions } from './hub-client.js'
-import { authHeaders, errorFrom, HubError } from './hub-client.js'
+import { authHeaders, errorFrom, unreachable } from './hub-client.js'
+import type { HubError } from './hub-client.js'
 import { HttpGetError, httpGet } from './http-get.js'
 import type { GetResponse } from './http-get.js'
 
@@ -46,12 +47,7 @@ async function hubGet(
   try {
     return await httpGet(url, { ...authHeaders(hub), ...headers })
   } catch (e) {
-    const code = (e as { code?: string }).code
-    throw new HubError(
-      0,
-      'UNREACHABLE',
-      `cannot reach the hub at ${url.origin}: ${code ?? (e as Error).message}`
-    )
+    throw unreachable(url, (e as { code?: string }).code ?? (e as Error).message)
   }
 }
 

@@ -66,13 +66,13 @@ export async function hubFetch(
     })
   } catch (e) {
     const cause = (e as { cause?: { code?: string; message?: string } }).cause
-    throw new HubError(
-      0,
-      'UNREACHABLE',
-      `cannot reach the hub at ${url.origin}: ${cause?.code ?? cause?.message ?? (e as Error).message}`
-    )
+    throw unreachable(url, cause?.code ?? cause?.message ?? (e as Error).message)
   }
 }
+
+/** A transport failure: the hub at `url` could not be reached (`why`: an errno code or message). */
+export const unreachable = (url: URL, why: string): HubError =>
+  new HubError(0, 'UNREACHABLE', `cannot reach the hub at ${url.origin}: ${why}`)
 
 /** One JSON request to the hub; throws HubError on any failure. */
 export async function hubJson(

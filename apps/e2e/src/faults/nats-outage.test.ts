@@ -111,7 +111,11 @@ describe('NATS stopped for 20 s under steady traffic', () => {
       async () => {
         const m = await scrapeMetrics(metricsUrl)
         const emitted = delta(m, 'entries_emitted_total')
-        return emitted >= n && delta(m, 'entries_published_total') + delta(m, 'entries_dropped_total') === emitted ? m : undefined
+        const published = delta(m, 'entries_published_total')
+        const dropped = delta(m, 'entries_dropped_total')
+        if (emitted >= n && published + dropped === emitted) return m
+        // Not settled yet: a timeout reports where the counts stood.
+        throw new Error(`calls ${n}, emitted ${emitted}, published ${published}, dropped ${dropped}, queue drops ${delta(m, 'queue_drops_total')}, kernel drops ${delta(m, 'kernel_drops_total')}`)
       },
       90_000,
       250

@@ -334,6 +334,8 @@ export class Agent {
       entries_published_total: ['Entries acknowledged by JetStream', s.entriesPublished ?? 0],
       entries_dropped_total: ['Entries dropped because the outbound queue was full', s.entriesDropped ?? 0],
       publish_errors_total: ['Failed JetStream publishes (retried)', s.publishErrors ?? 0],
+      publish_queue_entries: ['Entries waiting to be acknowledged by JetStream (queued or in flight)', this.#publisher?.stats.queuedEntries ?? 0],
+      publish_in_flight: ['Entry batches published and awaiting their JetStream ack', this.#publisher?.inFlight ?? 0],
       dissect_errors_total: ['Dissector exceptions (connection abandoned)', s.dissectErrors ?? 0],
       tcp_gaps_total: ['TCP sequence gaps (segments not captured)', s.tcpGaps ?? 0],
       decode_errors_total: ['Malformed or truncated packets', s.decodeErrors ?? 0],

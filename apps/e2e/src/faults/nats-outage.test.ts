@@ -115,7 +115,7 @@ describe('NATS stopped for 20 s under steady traffic', () => {
         const dropped = delta(m, 'entries_dropped_total')
         if (emitted >= n && published + dropped === emitted) return m
         // Not settled yet: a timeout reports where the counts stood.
-        throw new Error(`calls ${n}, emitted ${emitted}, published ${published}, dropped ${dropped}, queue drops ${delta(m, 'queue_drops_total')}, kernel drops ${delta(m, 'kernel_drops_total')}`)
+        throw new Error(`calls ${n}, emitted ${emitted}, published ${published}, dropped ${dropped}, queue drops ${delta(m, 'queue_drops_total')}, kernel drops ${delta(m, 'kernel_drops_total')}, publish errors ${delta(m, 'publish_errors_total')}, awaiting ack ${m['publish_queue_entries']} entries in ${m['publish_in_flight']} publishes in flight`)
       },
       90_000,
       250

@@ -51,6 +51,11 @@ export class EntryPublisher {
     this.#concurrency = opts.concurrency ?? 8
   }
 
+  /** Publishes awaiting their JetStream ack now. */
+  get inFlight(): number {
+    return this.#inFlight
+  }
+
   enqueue(msg: EntryBatchMessage): void {
     if (this.stats.queuedBytes + msg.bytes.length > this.#maxQueueBytes) {
       this.stats.entriesDropped += msg.count
